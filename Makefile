@@ -1,0 +1,43 @@
+# nanotrig: the two set-up commands are `make hls MODEL=c2` and `make test`;
+# both create .venv on first use.
+MODEL ?= c2
+PART  ?= xcvu13p-flga2577-2-e
+CLOCK ?= 200
+VENV  := .venv
+BIN   := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: all env hls test test-all lint data report bench clean
+
+all: test
+
+$(STAMP): pyproject.toml scripts/bootstrap.sh
+	@scripts/bootstrap.sh
+
+env: $(STAMP)
+
+hls: $(STAMP)
+	$(BIN)/nanotrig hls $(MODEL) --out firmware/$(MODEL) --part $(PART) --clock $(CLOCK)
+
+test: $(STAMP)
+	$(BIN)/ruff check nanotrig tests tb bench
+	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+
+test-all: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check nanotrig tests tb bench
+
+data: $(STAMP)
+	$(BIN)/nanotrig gen-data --out data/standin --train 60000 --val 12000 --test 12000
+
+report: $(STAMP)
+	$(BIN)/nanotrig report $(MODEL)
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf firmware build sim_build .pytest_cache
