@@ -37,7 +37,7 @@ report: $(STAMP)
 	$(BIN)/nanotrig report $(MODEL)
 
 bench: $(STAMP)
-	$(BIN)/python -m bench
+	$(BIN)/python -m bench $(BENCH)
 
 clean:
 	rm -rf firmware build sim_build .pytest_cache
