@@ -16,7 +16,9 @@ OUT = Path(__file__).resolve().parent / "out"
 
 
 def _print_table(title: str, header: list[str], rows: list[list[object]]) -> None:
-    cells = [[str(c) for c in header]] + [[f"{c:.4g}" if isinstance(c, float) else str(c) for c in r] for r in rows]
+    cells = [[str(c) for c in header]] + [
+        [f"{c:.4g}" if isinstance(c, float) else str(c) for c in r] for r in rows
+    ]
     widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
     print(f"\n== {title} ==")
     for k, r in enumerate(cells):
@@ -28,13 +30,17 @@ def _print_table(title: str, header: list[str], rows: list[list[object]]) -> Non
 def main(argv: list[str]) -> int:
     only = set(argv)
     OUT.mkdir(exist_ok=True)
-    names = sorted(m.name for m in pkgutil.iter_modules([str(Path(__file__).parent)]) if m.name.startswith("bench_"))
+    names = sorted(
+        m.name for m in pkgutil.iter_modules([str(Path(__file__).parent)]) if m.name.startswith("bench_")
+    )
     for name in names:
         if only and name not in only and name.removeprefix("bench_") not in only:
             continue
         title, header, rows = importlib.import_module(f"bench.{name}").run()
         _print_table(title, header, rows)
-        (OUT / f"{name}.json").write_text(json.dumps({"title": title, "header": header, "rows": rows}, indent=1))
+        (OUT / f"{name}.json").write_text(
+            json.dumps({"title": title, "header": header, "rows": rows}, indent=1)
+        )
     print(f"\n(JSON in {OUT})")
     return 0
 
