@@ -1,0 +1,160 @@
+"""read_jets / iter_jets / write_jets: the one way every stage reads and writes jet files."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from nanotrig.data.jets import JetFileError, Jets, sort_and_truncate
+from nanotrig.data.layouts import Layout, RawChunk, open_layout
+from nanotrig.data.validate import check_chunk
+
+
+@contextmanager
+def _open(path: str | Path) -> Iterator[tuple[h5py.File, Layout]]:
+    p = Path(path)
+    if not p.exists():
+        raise JetFileError(f"{p}: no such file")
+    if p.is_dir():
+        raise JetFileError(f"{p}: is a directory, expected an HDF5 jet file")
+    if p.stat().st_size == 0:
+        raise JetFileError(f"{p}: empty file (0 bytes)")
+    try:
+        f = h5py.File(p, "r")
+    except OSError as exc:  # not HDF5, or truncated: the superblock's end-of-file is past the end
+        raise JetFileError(f"{p}: cannot be opened as HDF5, truncated or not an HDF5 file ({exc})") from exc
+    with f:
+        yield f, open_layout(p, f)
+
+
+def _check_range(layout: Layout, start: int, stop: int | None) -> int:
+    if layout.n_rows == 0:
+        raise layout.error("contains no jets (0 rows)")
+    stop = layout.n_rows if stop is None else stop
+    if not 0 <= start <= stop <= layout.n_rows:
+        raise layout.error(f"rows {start}..{stop} out of range: the file has {layout.n_rows} jets")
+    return stop
+
+
+def _finish(layout: Layout, chunk: RawChunk, n_constituents: int | None) -> Jets:
+    check_chunk(layout, chunk)
+    pmu, count, _ = sort_and_truncate(np.asarray(chunk.pmu), n_constituents)
+    truth = None if chunk.truth_pmu is None else np.asarray(chunk.truth_pmu, dtype=np.float32)
+    width = pmu.shape[1]
+    return Jets(
+        pmu=pmu,
+        nobj=count,
+        is_signal=np.asarray(chunk.is_signal).astype(np.int8),
+        truth_pmu=truth,
+        source=layout.path,
+        n_truncated=int(np.count_nonzero(count > width)),
+    )
+
+
+def _check_n(n_constituents: int | None) -> None:
+    if n_constituents is not None and (
+        not isinstance(n_constituents, int | np.integer) or n_constituents < 1
+    ):
+        raise JetFileError(f"n_constituents must be a positive integer, got {n_constituents!r}")
+
+
+def read_jets(
+    path: str | Path, n_constituents: int | None = None, start: int = 0, stop: int | None = None
+) -> Jets:
+    """Jets [start, stop) of a file in either layout (detected), validated, leading pT first.
+
+    With ``n_constituents`` the N leading-pT constituents are kept (zero-padded if the file has
+    fewer slots); ``n_truncated`` counts the jets that had more.
+    """
+    _check_n(n_constituents)
+    with _open(path) as (_, layout):
+        stop = _check_range(layout, start, stop)
+        return _finish(layout, layout.read(start, stop), n_constituents)
+
+
+def iter_jets(path: str | Path, chunk_size: int = 8192, n_constituents: int | None = None) -> Iterator[Jets]:
+    """Jets in file order, ``chunk_size`` at a time, reading only one chunk into memory."""
+    _check_n(n_constituents)
+    if chunk_size < 1:
+        raise JetFileError(f"chunk_size must be positive, got {chunk_size}")
+    with _open(path) as (_, layout):
+        n = _check_range(layout, 0, None)
+        for start in range(0, n, chunk_size):
+            yield _finish(layout, layout.read(start, min(start + chunk_size, n)), n_constituents)
+
+
+def count_jets(path: str | Path) -> tuple[int, int]:
+    """(jets, constituent slots) of a file without reading the jets."""
+    with _open(path) as (_, layout):
+        return int(layout.n_rows), int(layout.width)
+
+
+def read_attrs(path: str | Path) -> dict[str, Any]:
+    """The file's top-level attributes (provenance), JSON strings decoded."""
+    with _open(path) as (f, _):
+        return {k: _attr_value(v) for k, v in f.attrs.items()}
+
+
+def _attr_value(v: Any) -> Any:
+    if isinstance(v, bytes | np.bytes_):
+        v = v.decode()
+    if isinstance(v, str) and v[:1] in "{[":
+        try:
+            return json.loads(v)
+        except json.JSONDecodeError:
+            return v
+    if isinstance(v, np.generic):
+        return v.item()
+    if isinstance(v, np.ndarray):
+        return v.tolist()
+    return v
+
+
+def _check_jets(jets: Jets) -> None:
+    n = len(jets)
+    if jets.pmu.ndim != 3 or jets.pmu.shape[2] != 4:
+        raise JetFileError(f"{jets.source}: pmu has shape {jets.pmu.shape}, expected (jets, constituents, 4)")
+    for name, arr in (("nobj", jets.nobj), ("is_signal", jets.is_signal)):
+        if np.shape(arr) != (n,):
+            raise JetFileError(f"{jets.source}: {name} has shape {np.shape(arr)}, expected ({n},)")
+    if jets.truth_pmu is not None and np.shape(jets.truth_pmu) != (n, 4):
+        raise JetFileError(
+            f"{jets.source}: truth_pmu has shape {np.shape(jets.truth_pmu)}, expected ({n}, 4)"
+        )
+
+
+def write_jets(path: str | Path, jets: Jets, attrs: dict | None = None) -> Path:
+    """Writes the converted layout (Pmu, Nobj, is_signal, truth_Pmu), gzip-compressed, atomically.
+
+    ``Nobj`` is the number of constituents stored in ``Pmu`` (E > 0), so the file is consistent on
+    its own; write the pre-truncation counts into ``attrs`` if they matter. Dicts and lists in
+    ``attrs`` are stored as JSON strings.
+    """
+    _check_jets(jets)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pmu = np.ascontiguousarray(jets.pmu, dtype=np.float32)
+    n, width = pmu.shape[:2]
+    chunk_rows = max(1, min(n, 512))
+    gz: dict[str, Any] = {"compression": "gzip", "compression_opts": 4, "shuffle": True}
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with h5py.File(tmp, "w") as f:
+            f.create_dataset("Pmu", data=pmu, chunks=(chunk_rows, width, 4), **gz)
+            f.create_dataset("Nobj", data=np.count_nonzero(pmu[..., 0] > 0, axis=1).astype(np.int16), **gz)
+            f.create_dataset("is_signal", data=np.asarray(jets.is_signal, dtype=np.int8), **gz)
+            if jets.truth_pmu is not None:
+                f.create_dataset("truth_Pmu", data=np.asarray(jets.truth_pmu, dtype=np.float32), **gz)
+            for key, value in (attrs or {}).items():
+                f.attrs[key] = json.dumps(value) if isinstance(value, dict | list | tuple) else value
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
