@@ -1,0 +1,135 @@
+"""Range analysis: the default FixedPointSpec of a model, derived deterministically.
+
+Ranges: the kernel runs in float64 (``RangeOps``, no rounding, coefficients already quantised)
+over a jet sample (by default the shipped 4,000-jet sample) and records max |value| per stage
+on valid entries. Hard bounds from the input format fix the input type. Integer bits hold that
+maximum times 2**margin_bits; fractional bits follow one rule per group of stages:
+
+- pair group (d, r, T, pair_bias, u, v, z): one common LSB, ``pair_bits`` below the largest
+  |z|, so r and T are exact sums of d and the per-pair adds s d + u + v never round;
+- diagonal group (diag_bias, y): ``diag_bits`` below the largest |y|;
+- sums A, D: ``sum_bits`` below their largest value (never finer than z / y);
+- result: ``result_bits`` below the largest |w|.
+
+The same model, sample and options always give the same spec.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from nanotrig.canonical import CanonicalModel
+from nanotrig.errors import NanotrigError
+from nanotrig.fixed.hwmodel import coefficient_tables, coefficient_type, quantize_coefficients
+from nanotrig.fixed.kernel import COEF_NAMES, UNSIGNED_STAGES, run_kernel
+from nanotrig.fixed.ops import RangeOps
+from nanotrig.fixed.quantize import quantize_inputs
+from nanotrig.fixed.spec import FixedPointSpec
+from nanotrig.fixed.types import FixedType, PrecisionError, fitting_type
+
+
+@dataclass(frozen=True)
+class DeriveOptions:
+    input_bits: int = 16
+    input_lsb: float = 0.25  # GeV, a power of two
+    weight_bits: int = 16
+    margin_bits: int = 1
+    pair_bits: int = 16
+    diag_bits: int = 16
+    sum_bits: int = 16
+    result_bits: int = 16
+    rounding: str = "AP_TRN"
+    overflow: str = "AP_WRAP"
+    result_overflow: str = "AP_SAT"  # a saturated score still takes the right trigger decision
+
+
+def input_type(opts: DeriveOptions) -> FixedType:
+    frac = -math.log2(opts.input_lsb)
+    if opts.input_lsb <= 0 or frac != round(frac):
+        raise PrecisionError(f"stage 'input': LSB {opts.input_lsb} GeV is not a power of two")
+    return FixedType(opts.input_bits, opts.input_bits - int(round(frac)))
+
+
+def coefficient_types(model: CanonicalModel, weight_bits: int) -> dict[str, FixedType]:
+    tables = coefficient_tables(model)
+    return {"w_" + name: coefficient_type(tables[name], weight_bits, name) for name in COEF_NAMES}
+
+
+def stage_ranges(model: CanonicalModel, pmu: np.ndarray, opts: DeriveOptions) -> dict[str, float]:
+    """max |value| per stage over the jets ``pmu`` (float GeV), after input/weight quantisation."""
+    tin = input_type(opts)
+    ctypes = coefficient_types(model, opts.weight_bits)
+    tables = coefficient_tables(model)
+    raw = quantize_coefficients(tables, ctypes)
+    qcoefs = {name: raw[name] * ctypes["w_" + name].lsb for name in COEF_NAMES}
+    ops = RangeOps(qcoefs)
+    q = quantize_inputs(pmu, tin, model.n_constituents)
+    for start in range(0, q.words.shape[0], 2048):
+        run_kernel(ops, q.values[start : start + 2048], [ch.sign for ch in model.channels], model.beams)
+    return ops.max_abs
+
+
+def derive_spec(model: CanonicalModel, pmu: np.ndarray, opts: DeriveOptions | None = None) -> FixedPointSpec:
+    opts = opts or DeriveOptions()
+    if len(pmu) == 0:
+        raise NanotrigError("range analysis needs at least one jet")
+    ranges = stage_ranges(model, pmu, opts)
+    types: dict[str, FixedType] = {"input": input_type(opts)}
+    types.update(coefficient_types(model, opts.weight_bits))
+
+    def lsb_bits(stage: str, significant: int) -> int:
+        big = max(ranges.get(stage, 0.0), 1e-30)
+        return significant - math.ceil(math.log2(big))
+
+    f_pair = lsb_bits("z", opts.pair_bits)
+    f_diag = min(lsb_bits("y", opts.diag_bits), f_pair)
+    frac = {s: f_pair for s in ("d", "r", "T", "pair_bias", "u", "v", "z")}
+    frac.update({"diag_bias": f_diag, "y": f_diag})
+    frac["A"] = min(lsb_bits("A", opts.sum_bits), f_pair)
+    frac["D"] = min(lsb_bits("D", opts.sum_bits), f_diag)
+    frac["result"] = lsb_bits("result", opts.result_bits)
+    for stage, f in frac.items():
+        overflow = opts.result_overflow if stage == "result" else opts.overflow
+        types[stage] = fitting_type(
+            ranges.get(stage, 0.0),
+            f,
+            signed=stage not in UNSIGNED_STAGES,
+            margin_bits=opts.margin_bits,
+            rounding=opts.rounding,
+            overflow=overflow,
+        )
+    provenance = {
+        "derived_by": "nanotrig.fixed.analysis.derive_spec",
+        "options": asdict(opts),
+        "jets": int(len(pmu)),
+        "max_abs": {k: float(f"{v:.6g}") for k, v in sorted(ranges.items())},
+    }
+    return FixedPointSpec(types, provenance)
+
+
+def _sample_pmu(n_constituents: int) -> np.ndarray:
+    from nanotrig.data import read_jets, sample_path
+
+    return read_jets(sample_path(), n_constituents=n_constituents).pmu
+
+
+@lru_cache(maxsize=16)
+def _default_spec_cached(model_json: str, opts: DeriveOptions) -> FixedPointSpec:
+    model = CanonicalModel.from_dict(json.loads(model_json))
+    spec = derive_spec(model, _sample_pmu(model.n_constituents), opts)
+    spec.provenance["sample"] = "nanotrig.data.sample_path()"
+    spec.provenance["model_sha1"] = hashlib.sha1(model_json.encode()).hexdigest()[:12]
+    return spec
+
+
+def default_spec(model: CanonicalModel, opts: DeriveOptions | None = None) -> FixedPointSpec:
+    """The model's default spec: range analysis on the shipped sample (deterministic, memoised)."""
+    model_json = json.dumps(model.to_dict(), sort_keys=True)
+    spec = _default_spec_cached(model_json, opts or DeriveOptions())
+    return FixedPointSpec(dict(spec.types), dict(spec.provenance))

@@ -1,0 +1,203 @@
+"""The small "ops" backends the kernel (``nanotrig.fixed.kernel``) is written against.
+
+The kernel uses ``+``, ``-``, unary ``-``, ``*``, indexing and ``reshape`` on its arrays, and
+these methods of an ops object for everything else:
+
+    cast(x, stage, where)   one ap_fixed<W,I,Q,O> assignment: round, then wrap/saturate; counts
+                            overflows of the entries selected by ``where``
+    relu(x)                 max(x, 0), exact
+    mask(x, keep)           x where keep else 0 (keep: bool array, a wire AND in hardware)
+    sum(x, axis)            exact sum (an adder tree)
+    concat(xs, axis)        wiring
+    coef(name, h, m_index)  coefficient of channel h (a constant, or a ROM indexed by M)
+    const(value, stage)     a constant already cast to ``stage``'s type
+
+Two backends live here: ``IntOps`` (the bit-accurate emulator: int64 numpy, vectorised over jets)
+and ``RangeOps`` (float64, no rounding, records the range of every stage for range analysis).
+A third, da4ml's symbolic arrays, is what the RTL stage traces through the same kernel.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from nanotrig.errors import NanotrigError
+from nanotrig.fixed.types import FixedType
+
+MAX_BITS = 62  # int64 with one bit to spare for the sign of intermediate shifts
+
+
+class BitBudgetError(NanotrigError):
+    """An exact intermediate of the emulator could exceed int64; the message names the stage."""
+
+
+@dataclass
+class Fx:
+    """An exact fixed-point array: value = v * 2**-f, with the static bound |v| < 2**bits."""
+
+    v: np.ndarray
+    f: int
+    bits: int
+
+    def __post_init__(self) -> None:
+        if self.bits > MAX_BITS:
+            raise BitBudgetError(
+                f"an exact intermediate needs {self.bits} bits (> {MAX_BITS}); narrow the stage types"
+            )
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.v.shape
+
+    def _aligned(self, other: Fx) -> tuple[np.ndarray, np.ndarray, int, int]:
+        f = max(self.f, other.f)
+        a, b = self.v << (f - self.f), other.v << (f - other.f)
+        bits = max(self.bits + f - self.f, other.bits + f - other.f) + 1
+        return a, b, f, bits
+
+    def __add__(self, other: Fx) -> Fx:
+        a, b, f, bits = self._aligned(other)
+        return Fx(a + b, f, bits)
+
+    def __sub__(self, other: Fx) -> Fx:
+        a, b, f, bits = self._aligned(other)
+        return Fx(a - b, f, bits)
+
+    def __neg__(self) -> Fx:
+        return Fx(-self.v, self.f, self.bits)
+
+    def __mul__(self, other: Fx) -> Fx:
+        return Fx(self.v * other.v, self.f + other.f, self.bits + other.bits)
+
+    def __getitem__(self, item: object) -> Fx:
+        return Fx(self.v[item], self.f, self.bits)
+
+    def reshape(self, *shape: int) -> Fx:
+        return Fx(self.v.reshape(*shape), self.f, self.bits)
+
+    def to_float(self) -> np.ndarray:
+        return self.v.astype(np.float64) * 2.0**-self.f
+
+
+def quantize_int(v: np.ndarray, f_from: int, t: FixedType) -> tuple[np.ndarray, np.ndarray]:
+    """ap_fixed assignment on raw integers: returns (raw integers of type t, overflow flags)."""
+    shift = f_from - t.frac
+    if shift > 0:
+        if t.rounding == "AP_RND":  # round half towards +inf, as ap_fixed's AP_RND
+            v = (v + (np.int64(1) << np.int64(shift - 1))) >> np.int64(shift)
+        else:  # AP_TRN: towards -inf; numpy's >> on int64 is arithmetic
+            v = v >> np.int64(shift)
+    elif shift < 0:
+        v = v << np.int64(-shift)
+    lo, hi = t.min_int, t.max_int
+    over = (v < lo) | (v > hi)
+    if t.overflow == "AP_WRAP":
+        mod = np.int64(1) << np.int64(t.width)
+        if t.signed:
+            half = np.int64(1) << np.int64(t.width - 1)
+            v = ((v + half) & (mod - 1)) - half
+        else:
+            v = v & (mod - 1)
+    else:
+        v = np.clip(v, lo, hi)
+    return v.astype(np.int64), over
+
+
+class IntOps:
+    """The bit-accurate backend. ``overflows[stage]`` counts entries that did not fit."""
+
+    def __init__(self, types: dict[str, FixedType], coefs: dict[str, np.ndarray]) -> None:
+        """``coefs[name]``: raw integers (C, n_M) or (n_M,) already quantised to ``types['w_'+name]``."""
+        self.types = types
+        self.coefs = coefs
+        self.overflows: dict[str, int] = {}
+        self.exact_bits: dict[str, tuple[int, int]] = {}  # stage -> (bits, f) of the value before the cast
+
+    def cast(self, x: Fx, stage: str, where: np.ndarray | None = None) -> Fx:
+        t = self.types[stage]
+        if x.bits + max(t.frac - x.f, 0) > MAX_BITS:
+            raise BitBudgetError(f"stage {stage!r}: casting to {t} needs more than {MAX_BITS} bits")
+        v, over = quantize_int(x.v, x.f, t)
+        if where is not None:
+            over = over & np.broadcast_to(where, over.shape)
+        self.overflows[stage] = self.overflows.get(stage, 0) + int(over.sum())
+        old = self.exact_bits.get(stage, (0, x.f))
+        self.exact_bits[stage] = (max(old[0], x.bits), max(old[1], x.f))
+        return Fx(v, t.frac, t.width)
+
+    def relu(self, x: Fx) -> Fx:
+        return Fx(np.maximum(x.v, 0), x.f, x.bits)
+
+    def mask(self, x: Fx, keep: np.ndarray) -> Fx:
+        return Fx(np.where(keep, x.v, 0), x.f, x.bits)
+
+    def sum(self, x: Fx, axis: int | tuple[int, ...]) -> Fx:
+        axes = (axis,) if isinstance(axis, int) else axis
+        n = math.prod(x.shape[a] for a in axes)
+        return Fx(x.v.sum(axis=axes), x.f, x.bits + max(math.ceil(math.log2(max(n, 1))), 0))
+
+    def concat(self, xs: Sequence[Fx], axis: int) -> Fx:
+        f = max(x.f for x in xs)
+        bits = max(x.bits + f - x.f for x in xs)
+        return Fx(np.concatenate([x.v << (f - x.f) for x in xs], axis=axis), f, bits)
+
+    def coef(self, name: str, h: int | None, m_index: np.ndarray) -> Fx:
+        """Per-jet coefficient, shape (B,): a constant broadcast, or the ROM entry at M."""
+        t = self.types["w_" + name]
+        table = self.coefs[name] if h is None else self.coefs[name][h]
+        v = np.broadcast_to(table[0], m_index.shape) if table.shape[-1] == 1 else table[m_index]
+        return Fx(np.asarray(v, dtype=np.int64), t.frac, t.width)
+
+    def const(self, value: float, stage: str, shape: tuple[int, ...]) -> Fx:
+        """A constant already of ``stage``'s type (rounded to its LSB), broadcast to ``shape``."""
+        t = self.types[stage]
+        raw = np.array([math.floor(value * 2.0**t.frac + 0.5)], dtype=np.int64)
+        v, _ = quantize_int(raw, t.frac, t)
+        return Fx(np.broadcast_to(v, shape).copy(), t.frac, t.width)
+
+    def positive(self, x: Fx) -> np.ndarray:
+        return x.v > 0
+
+
+class RangeOps:
+    """Float64 without any rounding; records max |value| (valid entries only) per stage."""
+
+    def __init__(self, coefs: dict[str, np.ndarray]) -> None:
+        """``coefs[name]``: float tables (C, n_M) or (n_M,) in the firmware's units."""
+        self.coefs = coefs
+        self.max_abs: dict[str, float] = {}
+        self.min_value: dict[str, float] = {}
+
+    def cast(self, x: np.ndarray, stage: str, where: np.ndarray | None = None) -> np.ndarray:
+        vals = x if where is None else x[np.broadcast_to(where, x.shape)]
+        if vals.size:
+            self.max_abs[stage] = max(self.max_abs.get(stage, 0.0), float(np.abs(vals).max()))
+            self.min_value[stage] = min(self.min_value.get(stage, 0.0), float(vals.min()))
+        return x
+
+    def relu(self, x: np.ndarray) -> np.ndarray:
+        return np.maximum(x, 0.0)
+
+    def mask(self, x: np.ndarray, keep: np.ndarray) -> np.ndarray:
+        return np.where(keep, x, 0.0)
+
+    def sum(self, x: np.ndarray, axis: int | tuple[int, ...]) -> np.ndarray:
+        return x.sum(axis=axis)
+
+    def concat(self, xs: Sequence[np.ndarray], axis: int) -> np.ndarray:
+        return np.concatenate(xs, axis=axis)
+
+    def coef(self, name: str, h: int | None, m_index: np.ndarray) -> np.ndarray:
+        table = self.coefs[name] if h is None else self.coefs[name][h]
+        v = np.broadcast_to(table[0], m_index.shape) if table.shape[-1] == 1 else table[m_index]
+        return np.asarray(v, dtype=np.float64)
+
+    def const(self, value: float, stage: str, shape: tuple[int, ...]) -> np.ndarray:
+        return np.full(shape, float(value))
+
+    def positive(self, x: np.ndarray) -> np.ndarray:
+        return x > 0

@@ -1,0 +1,143 @@
+"""Fixed point: ap_fixed semantics, spec derivation/overrides, the emulator against the float model."""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+from nanotrig import metrics
+from nanotrig.canonical import random_canonical
+from nanotrig.data import read_jets, sample_path
+from nanotrig.fixed import (
+    DeriveOptions,
+    FixedType,
+    PrecisionError,
+    default_spec,
+    derive_spec,
+    emulate,
+    quantize_inputs,
+)
+from nanotrig.fixed.ops import quantize_int
+from nanotrig.fixed.testjets import edge_case_jets, random_jets
+
+
+@pytest.fixture(scope="module")
+def sample():
+    return read_jets(sample_path(), n_constituents=20)
+
+
+def _ref_cast(x: Fraction, t: FixedType) -> tuple[int, bool]:
+    """ap_fixed assignment from its definition, in exact rationals."""
+    scaled = x * 2**t.frac
+    q = math.floor(scaled + Fraction(1, 2)) if t.rounding == "AP_RND" else math.floor(scaled)
+    over = not (t.min_int <= q <= t.max_int)
+    if t.overflow == "AP_WRAP":
+        q = q % 2**t.width
+        if t.signed and q >= 2 ** (t.width - 1):
+            q -= 2**t.width
+    else:
+        q = min(max(q, t.min_int), t.max_int)
+    return q, over
+
+
+@pytest.mark.parametrize(
+    "text", ["ap_fixed<8,3>", "ap_ufixed<6,-2,AP_RND,AP_SAT>", "ap_fixed<7,9,AP_TRN,AP_SAT_SYM>"]
+)
+def test_cast_matches_ap_fixed_definition(text):
+    t = FixedType.parse(text)
+    assert str(FixedType.parse(str(t))) == str(t)
+    rng = np.random.default_rng(3)
+    f_from = t.frac + 5
+    span = 2 ** (t.width + 7)
+    v = rng.integers(-span, span, size=3000)
+    got, over = quantize_int(v.astype(np.int64), f_from, t)
+    for k in range(v.size):
+        q, o = _ref_cast(Fraction(int(v[k]), 2**f_from), t)
+        assert (int(got[k]), bool(over[k])) == (q, o), (text, int(v[k]))
+
+
+def test_bad_precision_strings_name_the_stage():
+    with pytest.raises(PrecisionError, match="stage 'z'"):
+        default_spec(random_canonical(2, 20)).with_overrides({"z": "ap_fixed<16>"})
+    with pytest.raises(PrecisionError, match="AP_RND_CONV"):
+        FixedType.parse("ap_fixed<16,6,AP_RND_CONV>")
+    with pytest.raises(PrecisionError, match="unknown stage 'zz'"):
+        default_spec(random_canonical(2, 20)).with_overrides({"zz": "ap_fixed<16,6>"})
+    with pytest.raises(PrecisionError, match="w_out_pair.*cannot hold coefficient"):
+        model = random_canonical(2, 20)
+        spec = default_spec(model).with_overrides({"w_out_pair": "ap_fixed<8,-20>"})
+        emulate(model, np.zeros((1, 20, 4)), spec)
+
+
+@pytest.mark.parametrize("variant", ["plain", "nalpha"])
+def test_emulator_tracks_float_model(sample, variant):
+    model = random_canonical(2, 20, variant, seed=1)
+    spec = default_spec(model)
+    res = emulate(model, sample.pmu, spec)
+    assert res.total_overflows == 0, res.overflow_report()
+    # against the float model on the same (quantised) inputs: only internal rounding differs
+    ref = model.evaluate(res.inputs.values)
+    assert np.abs(res.scores - ref).max() < 0.05 * ref.std()
+    assert abs(metrics.auc(sample.is_signal, res.scores) - metrics.auc(sample.is_signal, ref)) < 0.002
+
+
+def test_wide_types_reproduce_the_canonical_maths(sample):
+    """With generous widths the integer kernel equals canonical.evaluate: the stage sequence is right."""
+    for variant, beams in (("plain", True), ("nalpha", True), ("plain", False)):
+        model = random_canonical(2, 12, variant, seed=4)
+        model.beams = beams
+        opts = DeriveOptions(pair_bits=22, diag_bits=22, sum_bits=22, result_bits=28, weight_bits=24)
+        res = emulate(model, sample.pmu[:500], derive_spec(model, sample.pmu[:500], opts))
+        ref = model.evaluate(res.inputs.values)
+        assert np.abs(res.scores - ref).max() < 1e-3 * ref.std(), variant
+
+
+def test_too_narrow_precision_is_reported(sample):
+    model = random_canonical(2, 20, seed=1)
+    spec = default_spec(model).with_overrides({"z": "ap_fixed<12,10>"})
+    res = emulate(model, sample.pmu[:300], spec)
+    assert res.overflows["z"] > 0
+    assert all(n == 0 for s, n in res.overflows.items() if s != "z")
+    assert f"z: {res.overflows['z']} values did not fit" in res.overflow_report()
+
+
+def test_spec_is_deterministic_and_round_trips_yaml(sample, tmp_path):
+    model = random_canonical(2, 20, seed=2)
+    a = derive_spec(model, sample.pmu)
+    b = derive_spec(model, sample.pmu.copy())
+    assert a.precision_dict() == b.precision_dict()
+    path = a.save(tmp_path / "p.yaml")
+    back = a.with_overrides(path)
+    assert back.precision_dict() == a.precision_dict()
+    (tmp_path / "o.yaml").write_text("Precision:\n  d: ap_fixed<20,17,AP_RND,AP_SAT>\n")
+    c = a.with_overrides(tmp_path / "o.yaml")
+    assert str(c["d"]) == "ap_fixed<20,17,AP_RND,AP_SAT>" and c["z"] == a["z"]
+
+
+def test_input_quantisation_counts_clipping_and_truncation():
+    t = FixedType(16, 14)
+    pmu = np.zeros((3, 25, 4))
+    pmu[0, :22, 0] = 10.0  # 22 constituents, N = 20: truncated
+    pmu[1, 0] = (9000.0, 0.0, 0.0, -9000.0)  # beyond 8192 GeV: two clipped components
+    pmu[2, 0] = (1.1, 0.3, 0.0, 0.0)
+    q = quantize_inputs(pmu, t, 20)
+    assert q.truncated == 1 and q.clipped == 2
+    assert q.words.shape == (3, 20, 4)
+    assert q.words[2, 0].tolist() == [4, 1, 0, 0]  # nearest 0.25 GeV
+
+
+def test_edge_and_random_jets_run_and_overflow_is_counted():
+    model = random_canonical(2, 20, seed=5)
+    spec = default_spec(model)
+    edge = edge_case_jets(20, spec["input"])
+    res = emulate(model, edge, spec)
+    assert res.inputs.truncated >= 2
+    assert res.overflows["d"] > 0  # the largest energies do not fit the data-derived d type
+    rnd = random_jets(2000, 20, spec["input"], seed=1)
+    assert np.array_equal(rnd, np.floor(rnd / 0.25) * 0.25)  # on the input grid
+    m = (rnd[:, :, 0] > 0).sum(axis=1)
+    assert m.min() == 0 and m.max() == 24
+    assert np.isfinite(emulate(model, rnd, spec).scores).all()
