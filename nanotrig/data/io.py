@@ -130,6 +130,75 @@ def _check_jets(jets: Jets) -> None:
         )
 
 
+class JetWriter:
+    """Appends batches of jets to a new converted-layout file, so that big files are written chunk by
+    chunk. The file appears under its name only when ``close()`` succeeds (written to a temporary
+    name, then renamed), so an interrupted run never leaves a half file that looks finished."""
+
+    def __init__(self, path: str | Path, width: int, with_truth: bool, attrs: dict | None = None):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        self.width, self.with_truth, self.n, self.n_truncated = width, with_truth, 0, 0
+        gz: dict[str, Any] = {"compression": "gzip", "compression_opts": 4, "shuffle": True}
+        self.f = h5py.File(self.tmp, "w")
+        rows = 512
+        self.f.create_dataset(
+            "Pmu", (0, width, 4), np.float32, maxshape=(None, width, 4), chunks=(rows, width, 4), **gz
+        )
+        self.f.create_dataset("Nobj", (0,), np.int16, maxshape=(None,), chunks=(4096,), **gz)
+        self.f.create_dataset("is_signal", (0,), np.int8, maxshape=(None,), chunks=(4096,), **gz)
+        if with_truth:
+            self.f.create_dataset("truth_Pmu", (0, 4), np.float32, maxshape=(None, 4), chunks=(4096, 4), **gz)
+        for key, value in (attrs or {}).items():
+            self.f.attrs[key] = json.dumps(value) if isinstance(value, dict | list | tuple) else value
+
+    def append(self, jets: Jets) -> None:
+        _check_jets(jets)
+        if jets.n_constituents != self.width:
+            raise JetFileError(
+                f"{self.path}: appending jets with {jets.n_constituents} slots to a file of {self.width}"
+            )
+        if self.with_truth and jets.truth_pmu is None:
+            raise JetFileError(f"{self.path}: jets from {jets.source} have no truth_Pmu")
+        pmu = np.asarray(jets.pmu, dtype=np.float32)
+        new = self.n + len(jets)
+        data = {
+            "Pmu": pmu,
+            "Nobj": np.count_nonzero(pmu[..., 0] > 0, axis=1).astype(np.int16),
+            "is_signal": np.asarray(jets.is_signal, dtype=np.int8),
+        }
+        if self.with_truth:
+            data["truth_Pmu"] = np.asarray(jets.truth_pmu, dtype=np.float32)
+        for key, value in data.items():
+            self.f[key].resize(new, axis=0)
+            self.f[key][self.n : new] = value
+        self.n, self.n_truncated = new, self.n_truncated + jets.n_truncated
+
+    def set_attrs(self, attrs: dict) -> None:
+        for key, value in attrs.items():
+            self.f.attrs[key] = json.dumps(value) if isinstance(value, dict | list | tuple) else value
+
+    def close(self) -> Path:
+        self.f.close()
+        os.replace(self.tmp, self.path)
+        return self.path
+
+    def abort(self) -> None:
+        if self.f.id.valid:
+            self.f.close()
+        self.tmp.unlink(missing_ok=True)
+
+    def __enter__(self) -> JetWriter:
+        return self
+
+    def __exit__(self, exc_type: object, *_: object) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+
 def write_jets(path: str | Path, jets: Jets, attrs: dict | None = None) -> Path:
     """Writes the converted layout (Pmu, Nobj, is_signal, truth_Pmu), gzip-compressed, atomically.
 
@@ -138,23 +207,6 @@ def write_jets(path: str | Path, jets: Jets, attrs: dict | None = None) -> Path:
     ``attrs`` are stored as JSON strings.
     """
     _check_jets(jets)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    pmu = np.ascontiguousarray(jets.pmu, dtype=np.float32)
-    n, width = pmu.shape[:2]
-    chunk_rows = max(1, min(n, 512))
-    gz: dict[str, Any] = {"compression": "gzip", "compression_opts": 4, "shuffle": True}
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with h5py.File(tmp, "w") as f:
-            f.create_dataset("Pmu", data=pmu, chunks=(chunk_rows, width, 4), **gz)
-            f.create_dataset("Nobj", data=np.count_nonzero(pmu[..., 0] > 0, axis=1).astype(np.int16), **gz)
-            f.create_dataset("is_signal", data=np.asarray(jets.is_signal, dtype=np.int8), **gz)
-            if jets.truth_pmu is not None:
-                f.create_dataset("truth_Pmu", data=np.asarray(jets.truth_pmu, dtype=np.float32), **gz)
-            for key, value in (attrs or {}).items():
-                f.attrs[key] = json.dumps(value) if isinstance(value, dict | list | tuple) else value
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+    with JetWriter(path, jets.n_constituents, jets.truth_pmu is not None, attrs) as writer:
+        writer.append(jets)
+    return writer.path

@@ -1,0 +1,33 @@
+"""Jet-level kinematics from constituents: the four-momentum sum, mass, pT, pseudorapidity."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def jet_p4(pmu: np.ndarray) -> np.ndarray:
+    """(n, 4) float64 sum of the constituents (padding is zero, so it adds nothing)."""
+    return pmu.astype(np.float64).sum(axis=1)
+
+
+def mass(p4: np.ndarray) -> np.ndarray:
+    """Invariant mass; the square is clipped at 0 because rounding can make it slightly negative."""
+    m2 = p4[..., 0] ** 2 - p4[..., 1] ** 2 - p4[..., 2] ** 2 - p4[..., 3] ** 2
+    return np.sqrt(np.clip(m2, 0.0, None))
+
+
+def pt(p4: np.ndarray) -> np.ndarray:
+    return np.hypot(p4[..., 1], p4[..., 2])
+
+
+def eta(p4: np.ndarray) -> np.ndarray:
+    return np.arcsinh(p4[..., 3] / np.maximum(pt(p4), 1e-12))
+
+
+def phi(p4: np.ndarray) -> np.ndarray:
+    return np.arctan2(p4[..., 2], p4[..., 1])
+
+
+def delta_r(eta1: np.ndarray, phi1: np.ndarray, eta2: np.ndarray, phi2: np.ndarray) -> np.ndarray:
+    dphi = np.mod(phi1 - phi2 + np.pi, 2 * np.pi) - np.pi
+    return np.hypot(eta1 - eta2, dphi)
