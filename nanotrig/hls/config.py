@@ -49,7 +49,8 @@ def _table_function(name: str, raw: np.ndarray, t: FixedType, per_channel: bool)
         decl = f"static const w_{name}_t table[{raw.shape[0]}][{raw.shape[1]}] = {{{rows}}};"
         ret = f"table[h][{'0' if const else 'm'}]"
     else:
-        decl = f"static const w_{name}_t table[{raw.shape[0]}] = {{{', '.join(_literal(int(x), t) for x in raw)}}};"
+        values = ", ".join(_literal(int(x), t) for x in raw)
+        decl = f"static const w_{name}_t table[{raw.shape[0]}] = {{{values}}};"
         ret = f"table[{'0' if const else 'm'}]"
     what = "constant" if const else "ROM over M"
     unused = "        (void)m;\n" if const else ""
@@ -89,9 +90,8 @@ def config_struct(
     for name in COEF_NAMES:
         lines.append(f"    typedef {spec['w_' + name]} w_{name}_t;")
     signs = ", ".join(str(ch.sign) for ch in model.channels)
-    lines.append(
-        f"    static int sign(const unsigned h) {{\n        static const int s[{model.n_hidden}] = {{{signs}}};"
-    )
+    lines.append("    static int sign(const unsigned h) {")
+    lines.append(f"        static const int s[{model.n_hidden}] = {{{signs}}};")
     lines.append("        return s[h];\n    }")
     lines.append(f"    static d_t beam_beam() {{ return d_t({_literal(beam_beam, d_t)}); }}")
     body = "\n".join(lines) + "\n"
