@@ -75,7 +75,7 @@ def _convert(args: argparse.Namespace) -> int:
     if Path(args.src).resolve() == Path(args.out).resolve():
         raise JetFileError(f"{args.out}: output would overwrite the input")
     n, width = count_jets(args.src)
-    attrs = {f"source_{k}": v for k, v in read_attrs(args.src).items()}
+    attrs = read_attrs(args.src)  # provenance carried over
     attrs["source_file"] = Path(args.src).name
     writer: JetWriter | None = None
     try:

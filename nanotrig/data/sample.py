@@ -37,7 +37,7 @@ def make_sample(src: str | Path, out: str | Path, n: int = 4000, keep: int = 80,
             )
         picked.append(rows[:per_class])
     sample = jets.subset(np.sort(np.concatenate(picked)))
-    attrs = {f"source_{k}": v for k, v in read_attrs(src).items()}
+    attrs = read_attrs(src)  # generator settings and provenance carried over as they are
     attrs.update(
         {
             "source_file": Path(src).name,
