@@ -31,7 +31,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check nanotrig tests tb bench
 
 data: $(STAMP)
-	$(BIN)/nanotrig gen-data --out data/standin --train 60000 --val 12000 --test 12000
+	$(BIN)/nanotrig gen-data --out data/standin-400-800 --train 84000 --val 18000 --test 18000 --pthat-min 400 --pthat-max 800 --smear --seed 1
 
 report: $(STAMP)
 	$(BIN)/nanotrig report $(MODEL)
