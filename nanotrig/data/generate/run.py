@@ -126,7 +126,7 @@ def generate(
     wall = time.perf_counter() - t0
     merged = merge(out, specs, settings, seed)
     made = sum(i["n_jets"] for i in infos)
-    cpu = sum(i["seconds"] for i in infos)
+    cpu = sum(i["cpu_seconds"] for i in infos)
     return {
         "files": merged,
         "jets_generated": made,
@@ -157,7 +157,7 @@ def merge(out: Path, specs: list[ShardSpec], settings: GenSettings, seed: int) -
             "split": split,
             "n_events": n_events,
             "shards": [s.name for s in parts],
-            "generator_seconds": sum(i["seconds"] for i in infos),
+            "generator_cpu_seconds": sum(i.get("cpu_seconds", 0.0) for i in infos),
         }
         path = out / f"{split}.h5"
         with JetWriter(path, jets.n_constituents, True, attrs) as writer:
