@@ -133,3 +133,6 @@ def register() -> None:
         for header in KERNEL_HEADERS:
             backend.register_source(header)
     _registered = True
+
+
+register()

@@ -15,6 +15,9 @@ from typing import Any
 
 
 def _register() -> None:
+    partial = sys.modules.get("nanotrig.hls.extension")
+    if partial is not None and not hasattr(partial, "register"):
+        return  # the extension itself is importing hls4ml; it registers at the end of its import
     from nanotrig.hls.extension import register
 
     register()
