@@ -96,8 +96,8 @@ class MaskedBatchNorm(keras.layers.Layer):
             )
         else:
             mean, var = self.moving_mean, self.moving_variance
-        y = (x - mean) * ops.rsqrt(var + self.epsilon) * self.gamma + self.beta
-        return y * mask
+        a = self.gamma * ops.rsqrt(var + self.epsilon)
+        return (x * a + (self.beta - mean * a)) * mask
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "momentum": self.momentum, "epsilon": self.epsilon}
@@ -149,19 +149,13 @@ class LinEq2to2(keras.layers.Layer):
             w2, w3, w4, w5, w6 = (f[:, k, None] * w[k + 1][None] for k in range(5))  # (B, C)
         else:
             w2, w3, w4, w5, w6 = (w[k][None] for k in range(1, 6))
+        # Per-particle pieces first (O(P C)), so that only three full (B, P, P, C) sums remain.
+        row_i = col[..., None] * w4[:, None] + (tot[:, None] * w5 + self.bias)[:, None]  # w4 R_i + w5 S + b
+        col_j = col[..., None] * w3[:, None]  # w3 R_j
+        diag = col[..., None] * w2[:, None] + (tot[:, None] * w6 + self.diag_bias)[:, None]
         n_part = ops.shape(x)[1]
         eye = ops.eye(n_part, dtype=self.compute_dtype)[None, :, :, None]
-        colc = col[..., None]  # (B, P, 1)
-        totc = tot[:, None]  # (B, 1)
-        off = (
-            x[..., None] * w[0]
-            + (colc * w3[:, None])[:, None, :, :]  # w3 R_j
-            + (colc * w4[:, None])[:, :, None, :]  # w4 R_i
-            + (totc * w5)[:, None, None, :]
-            + self.bias
-        )
-        diag = (colc * w2[:, None])[:, None, :, :] + (totc * w6)[:, None, None, :] + self.diag_bias
-        z = off + eye * diag
+        z = x[..., None] * w[0] + row_i[:, :, None, :] + (col_j[:, None, :, :] + eye * diag[:, None, :, :])
         return ops.relu(z) * mask[..., None]
 
     def get_config(self) -> dict[str, Any]:
@@ -202,9 +196,7 @@ class LinEq2to0(keras.layers.Layer):
         """u (B, P, P, C) masked, m (B,) -> w (B, 1)."""
         nbar = self.nobj_avg
         tot = ops.sum(u, axis=(1, 2)) / nbar**2  # (B, C)
-        n_part = ops.shape(u)[1]
-        eye = ops.eye(n_part, dtype=self.compute_dtype)[None, :, :, None]
-        trace = ops.sum(u * eye, axis=(1, 2)) / nbar  # (B, C)
+        trace = ops.sum(ops.diagonal(u, axis1=1, axis2=2), axis=-1) / nbar  # (B, C)
         aggs = ops.stack([tot, trace], axis=-1)  # (B, C, 2)
         if self.nalpha:
             aggs = aggs * _alpha_factor(m / nbar, self.alphas)

@@ -1,0 +1,255 @@
+"""Training: AdamW, batch 512, the paper's schedule, best-by-validation checkpoint, resumable.
+
+A run directory holds ``last.keras`` (model + optimizer state, written after every epoch),
+``state.json`` (epoch reached, best validation loss, history), ``best.keras`` (lowest validation
+loss), ``log.txt`` and, at the end, ``<name>.keras`` and ``<name>.json`` (the folded canonical
+model with provenance and test metrics). Re-running the same command resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+from keras import ops
+from tqdm import tqdm
+
+from nanotrig import metrics
+from nanotrig.errors import NanotrigError
+from nanotrig.model.layers import build_model, find_nanopelican
+from nanotrig.model.schedule import PelicanSchedule, decay_epochs
+
+
+@keras.saving.register_keras_serializable(package="nanotrig")
+def score_bce(y_true: Any, w: Any) -> Any:
+    """Binary cross-entropy with logit 2w: the reference's 2-class softmax over [-w, w]."""
+    w = ops.reshape(w, (-1,))
+    y = ops.cast(ops.reshape(y_true, (-1,)), w.dtype)
+    return ops.mean(ops.softplus(2.0 * w) - 2.0 * w * y)
+
+
+def bce_numpy(labels: np.ndarray, w: np.ndarray) -> float:
+    z = 2.0 * np.asarray(w, dtype=np.float64)
+    return float(np.mean(np.logaddexp(0.0, z) - z * np.asarray(labels, dtype=np.float64)))
+
+
+@dataclass
+class TrainConfig:
+    name: str
+    train: str
+    valid: str
+    test: str | None = None
+    out_dir: str = ""
+    n_hidden: int = 2
+    n_constituents: int = 20
+    nobj_avg: float = 49.0
+    scale: float = 1.0
+    beams: bool = True
+    nalpha: bool = False
+    dropout: float = 0.01
+    epochs: int = 140
+    batch_size: int = 512
+    lr_init: float = 0.01
+    lr_final: float = 1e-6
+    warmup: int = 4
+    seed: int = 0
+    n_train: int = -1
+    n_valid: int = -1
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.out_dir or f"runs/{self.name}")
+
+
+def _load(path: str, n_constituents: int, limit: int) -> tuple[np.ndarray, np.ndarray]:
+    from nanotrig.data import read_jets
+
+    jets = read_jets(path, n_constituents=n_constituents, stop=None if limit < 0 else limit)
+    return np.asarray(jets.pmu, dtype=np.float32), np.asarray(jets.is_signal, dtype=np.float32)
+
+
+def predict_scores(model: keras.Model, pmu: np.ndarray, batch_size: int = 4096) -> np.ndarray:
+    """Inference-mode scores w (float64), in input order."""
+    out = [
+        np.asarray(model(pmu[i : i + batch_size], training=False), dtype=np.float64).reshape(-1)
+        for i in range(0, len(pmu), batch_size)
+    ]
+    return np.concatenate(out) if out else np.zeros(0)
+
+
+class _Progress(keras.callbacks.Callback):
+    def __init__(self, bar: tqdm) -> None:
+        super().__init__()
+        self.bar = bar
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        self.bar.update(1)
+        if logs and batch % 10 == 0:
+            self.bar.set_postfix(loss=f"{float(logs.get('loss', np.nan)):.4f}")
+
+
+def _atomic_json(path: Path, obj: Any) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(obj, indent=1) + "\n")
+    os.replace(tmp, path)
+
+
+def _atomic_save(model: keras.Model, path: Path) -> None:
+    tmp = path.with_name(path.stem + ".tmp.keras")
+    model.save(tmp)
+    os.replace(tmp, path)
+
+
+def _compile(model: keras.Model, schedule: PelicanSchedule) -> None:
+    # No weight decay (paper); torch's Adam epsilon so imported and native training agree.
+    opt = keras.optimizers.AdamW(learning_rate=schedule, weight_decay=0.0, epsilon=1e-8)
+    model.compile(optimizer=opt, loss=score_bce, jit_compile=False)  # XLA is slower on CPU here
+
+
+def _schedule(cfg: TrainConfig, steps: int) -> PelicanSchedule:
+    return PelicanSchedule(steps, cfg.epochs, cfg.lr_init, cfg.lr_final, cfg.warmup)
+
+
+def _check_resume(state: dict[str, Any], cfg: TrainConfig, where: Path, say: Any) -> None:
+    """A run resumes with the settings it started with; only the test file and, before the final
+    decay began, the number of epochs may change (the schedule is identical up to the decay)."""
+    old, new = state["config"], asdict(cfg)
+    changed = sorted(k for k in new if old.get(k) != new[k] and k != "test")
+    if [k for k in changed if k != "epochs"]:
+        diffs = ", ".join(f"{k}: {old.get(k)!r} -> {new[k]!r}" for k in changed)
+        raise NanotrigError(f"{where}: this run was started with other settings ({diffs}); use another --out")
+    if "epochs" in changed:
+        start_old = old["epochs"] - decay_epochs(old["epochs"])
+        start_new = cfg.epochs - decay_epochs(cfg.epochs)
+        if state["epoch"] >= min(start_old, start_new) or cfg.epochs <= cfg.warmup:
+            raise NanotrigError(
+                f"{where}: cannot change epochs {old['epochs']} -> {cfg.epochs} "
+                f"after epoch {state['epoch']}: "
+                "the two schedules already differ"
+            )
+        say(f"schedule changed from {old['epochs']} to {cfg.epochs} epochs (identical so far)")
+    state["config"] = new
+
+
+def train(cfg: TrainConfig, log=print) -> dict[str, Any]:
+    """Train (or resume) one model; returns the final summary (also written to the run dir)."""
+    run = cfg.run_dir
+    run.mkdir(parents=True, exist_ok=True)
+    logfile = (run / "log.txt").open("a")
+
+    def say(msg: str) -> None:
+        line = f"{dt.datetime.now().strftime('%H:%M:%S')} {msg}"
+        logfile.write(line + "\n")
+        logfile.flush()
+        log(line)
+
+    x_tr, y_tr = _load(cfg.train, cfg.n_constituents, cfg.n_train)
+    x_va, y_va = _load(cfg.valid, cfg.n_constituents, cfg.n_valid)
+    steps = len(x_tr) // cfg.batch_size
+    if steps < 1:
+        raise NanotrigError(f"{cfg.train}: {len(x_tr)} jets, fewer than one batch of {cfg.batch_size}")
+
+    state_path = run / "state.json"
+    if state_path.exists() and (run / "last.keras").exists():
+        state = json.loads(state_path.read_text())
+        _check_resume(state, cfg, state_path, say)
+        model = keras.saving.load_model(run / "last.keras")
+        # The schedule always comes from the config, so that a changed --epochs takes effect.
+        model.optimizer.learning_rate = _schedule(cfg, steps)
+        say(f"resuming {cfg.name} after epoch {state['epoch']}")
+    else:
+        keras.utils.set_random_seed(cfg.seed)
+        model = build_model(
+            cfg.n_hidden, cfg.n_constituents, cfg.nobj_avg, cfg.scale, cfg.beams, cfg.nalpha, cfg.dropout
+        )
+        _compile(model, _schedule(cfg, steps))
+        state = {"config": asdict(cfg), "epoch": 0, "best_loss": None, "best_epoch": 0, "history": []}
+        say(f"training {cfg.name}: {len(x_tr)} train jets, {len(x_va)} valid jets, {steps} steps/epoch")
+
+    for epoch in range(state["epoch"] + 1, cfg.epochs + 1):
+        # The epoch's shuffle depends only on (seed, epoch), so a resumed run sees the same batches.
+        perm = np.random.default_rng([cfg.seed, epoch]).permutation(len(x_tr))[: steps * cfg.batch_size]
+        keras.utils.set_random_seed(cfg.seed * 100003 + epoch)
+        t0 = time.time()
+        with tqdm(total=steps, desc=f"{cfg.name} epoch {epoch}/{cfg.epochs}", leave=False) as bar:
+            hist = model.fit(
+                x_tr[perm],
+                y_tr[perm],
+                batch_size=cfg.batch_size,
+                epochs=1,
+                shuffle=False,
+                verbose=0,
+                callbacks=[_Progress(bar)],
+            )
+        t_train = time.time() - t0
+        w_va = predict_scores(model, x_va)
+        entry = {
+            "epoch": epoch,
+            "lr_end": float(model.optimizer.learning_rate),
+            "train_loss": float(hist.history["loss"][-1]),
+            "valid_loss": bce_numpy(y_va, w_va),
+            "valid_accuracy": metrics.accuracy(y_va, w_va),
+            "valid_auc": metrics.auc(y_va, w_va),
+            "seconds": t_train,
+        }
+        state["history"].append(entry)
+        if state["best_loss"] is None or entry["valid_loss"] < state["best_loss"]:
+            state["best_loss"], state["best_epoch"] = entry["valid_loss"], epoch
+            _atomic_save(model, run / "best.keras")
+        state["epoch"] = epoch
+        _atomic_save(model, run / "last.keras")
+        _atomic_json(state_path, state)
+        say(
+            f"epoch {epoch:3d} lr {entry['lr_end']:.2e} train {entry['train_loss']:.4f} "
+            f"valid {entry['valid_loss']:.4f} acc {entry['valid_accuracy']:.4f} "
+            f"auc {entry['valid_auc']:.4f} {t_train:.1f}s{' *' if state['best_epoch'] == epoch else ''}"
+        )
+
+    return finish(cfg, state, say)
+
+
+def finish(cfg: TrainConfig, state: dict[str, Any], say=print) -> dict[str, Any]:
+    """Fold the best checkpoint, measure it on the test set, write <name>.keras and <name>.json."""
+    from nanotrig.fold import fold_keras_model
+
+    run = cfg.run_dir
+    best = keras.saving.load_model(run / "best.keras", compile=False)
+    # A clean copy without optimizer state: this is what ships.
+    clean = build_model(
+        cfg.n_hidden, cfg.n_constituents, cfg.nobj_avg, cfg.scale, cfg.beams, cfg.nalpha, cfg.dropout
+    )
+    find_nanopelican(clean).set_weights(find_nanopelican(best).get_weights())
+    clean.save(run / f"{cfg.name}.keras")
+    canon = fold_keras_model(clean, name=cfg.name)
+    secs = [h["seconds"] for h in state["history"]]
+    canon.provenance = {
+        "trained_with": "nanotrig train",
+        "train_file": str(cfg.train),
+        "train_jets": int((len(_load(cfg.train, 1, cfg.n_train)[1]) // cfg.batch_size) * cfg.batch_size),
+        "valid_file": str(cfg.valid),
+        "epochs": cfg.epochs,
+        "best_epoch": state["best_epoch"],
+        "seed": cfg.seed,
+        "batch_size": cfg.batch_size,
+        "lr": [cfg.lr_init, cfg.lr_final],
+        "dropout": cfg.dropout,
+        "seconds_per_epoch": float(np.median(secs)) if secs else None,
+        "date": dt.date.today().isoformat(),
+        **cfg.extra,
+    }
+    if cfg.test:
+        x_te, y_te = _load(cfg.test, cfg.n_constituents, -1)
+        w_te = canon.evaluate(x_te)
+        canon.metrics = {"test_file": str(cfg.test), **metrics.summary(y_te, w_te)}
+        say(f"test {cfg.name}: {json.dumps(canon.metrics)}")
+    canon.save(run / f"{cfg.name}.json")
+    say(f"wrote {run / (cfg.name + '.keras')} and {run / (cfg.name + '.json')}")
+    return {"canonical": str(run / f"{cfg.name}.json"), "metrics": canon.metrics}
