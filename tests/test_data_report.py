@@ -105,3 +105,11 @@ def test_convert_data_streams_and_truncates(tmp_path, capsys):
     np.testing.assert_array_equal(got.pmu, want.pmu)
     np.testing.assert_array_equal(got.is_signal, want.is_signal)
     assert read_attrs(out)["n_truncated"] == want.n_truncated
+
+
+def test_auc_error_matches_the_mann_whitney_null_variance():
+    from nanotrig.data.report import auc_error
+
+    n1, n2 = 400, 600
+    assert auc_error(0.5, n1, n2) == pytest.approx(np.sqrt((n1 + n2 + 1) / (12 * n1 * n2)), rel=0.01)
+    assert auc_error(0.92, 2000, 2000) < auc_error(0.92, 200, 200)

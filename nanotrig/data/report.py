@@ -64,6 +64,13 @@ def peak(values: np.ndarray, lo: float, hi: float, width: float = 5.0) -> float 
     return float(0.5 * (edges[k] + edges[k + 1]))
 
 
+def auc_error(a: float, n_sig: int, n_bkg: int) -> float:
+    """Statistical error of an AUC (Hanley & McNeil 1982): how far two files' AUCs may differ by chance."""
+    q1, q2 = a / (2 - a), 2 * a * a / (1 + a)
+    var = (a * (1 - a) + (n_sig - 1) * (q1 - a * a) + (n_bkg - 1) * (q2 - a * a)) / (n_sig * n_bkg)
+    return float(np.sqrt(max(var, 0.0)))
+
+
 def summarize(table: JetTable, source: str) -> dict[str, Any]:
     sig = table.is_signal == 1
     out: dict[str, Any] = {
@@ -72,6 +79,8 @@ def summarize(table: JetTable, source: str) -> dict[str, Any]:
         "signal_fraction": float(sig.mean()) if sig.size else 0.0,
         "mass_cut_auc": auc(sig, table.mass) if 0 < sig.sum() < sig.size else None,
     }
+    if out["mass_cut_auc"] is not None:
+        out["mass_cut_auc_error"] = auc_error(out["mass_cut_auc"], int(sig.sum()), int((~sig).sum()))
     for name, mask in (("signal", sig), ("background", ~sig)):
         m = table.mass[mask]
         out[name] = {
@@ -138,7 +147,8 @@ def format_table(s: dict[str, Any]) -> str:
             row("mean jet pT [GeV]", "pt_mean", ".1f"),
             f"top jets with mass in 140-210 GeV: {_fmt(sig['top_window_fraction'], '.3f')}, "
             f"in 65-95 GeV (W only): {_fmt(sig['w_window_fraction'], '.3f')}",
-            f"jet-mass-cut AUC {_fmt(s['mass_cut_auc'], '.4f')} (reference dataset, Delphes: 0.906)",
+            f"jet-mass-cut AUC {_fmt(s['mass_cut_auc'], '.4f')} +- {_fmt(s.get('mass_cut_auc_error'), '.4f')}"
+            " (reference dataset, Delphes: 0.906)",
         ]
     )
     if "subjet_mmin_peak" in sig:
