@@ -1,0 +1,104 @@
+"""``nanotrig report``: latency, II and resources of a model's RTL, with vendor numbers if any.
+
+Everything is cached in the work folder next to the generated RTL: the RTL itself (keyed by
+model + spec + clock, see ``nanotrig.rtl.build``) and the Yosys counts (keyed by the same key),
+so a second report is instant.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from nanotrig.canonical import CanonicalModel
+from nanotrig.fixed.spec import FixedPointSpec
+from nanotrig.report.vendor import read_vendor_report
+from nanotrig.report.yosys import run_yosys
+from nanotrig.rtl.build import RtlBuild, build_rtl
+
+# Benchmarks from the issue (N = 20 + 2 beams, C = 2, II = 1, 200 MHz) and the published
+# hand-written HLS of the same model (Vivado synthesis).
+TARGETS = {"latency_cycles": 10, "dsp": 760, "lut": 50_000}
+PUBLISHED_HLS = {"latency_cycles": (13, 15), "dsp": (1050, 1350), "lut": (49_000, 70_000)}
+
+YOSYS_SOURCE = "Yosys estimate (synth_xilinx -family xcup)"
+
+
+def default_spec_for(model: CanonicalModel, precision: str | Path | None = None) -> FixedPointSpec:
+    from nanotrig.fixed.analysis import default_spec
+
+    return default_spec(model).with_overrides(precision)
+
+
+def yosys_cached(build: RtlBuild, work: Path, force: bool = False) -> dict[str, Any]:
+    cache = work / "yosys.json"
+    if cache.exists() and not force:
+        d = json.loads(cache.read_text())
+        if d.get("key") == build.key:
+            return d
+    res = run_yosys(build.verilog_sources, build.top, work / "yosys").to_dict()
+    res["key"] = build.key
+    cache.write_text(json.dumps(res, indent=1) + "\n")
+    return res
+
+
+def make_report(
+    model: CanonicalModel,
+    work_dir: str | Path,
+    spec: FixedPointSpec | None = None,
+    clock_mhz: float = 200.0,
+    project_dir: str | Path | None = None,
+    yosys: bool = True,
+    force: bool = False,
+) -> dict[str, Any]:
+    """The report as a dict (the JSON of ``nanotrig report --json``)."""
+    t0 = time.perf_counter()
+    work = Path(work_dir)
+    spec = spec or default_spec_for(model)
+    build = build_rtl(model, spec, work / "rtl", clock_mhz=clock_mhz, force=force)
+    rep: dict[str, Any] = {
+        "model": build.model,
+        "n_constituents": build.n_constituents,
+        "n_particles": build.n_constituents + (2 if model.beams else 0),
+        "n_hidden": build.n_hidden,
+        "clock_mhz": build.clock_mhz,
+        "period_ns": build.period_ns,
+        "ii": build.ii,
+        "latency_cycles": build.latency_cycles,
+        "latency_ns": build.latency_ns,
+        "pipeline_stages": build.stages,
+        "latency_cutoff_units": build.units_per_stage,
+        "input_type": build.input_type,
+        "result_type": build.result_type,
+        "da4ml": build.da4ml,
+        "rtl_dir": str(work / "rtl"),
+    }
+    if yosys:
+        y = yosys_cached(build, work, force=force)
+        rep.update(
+            source=YOSYS_SOURCE,
+            dsp=y["dsp"],
+            lut=y["lut"],
+            ff=y["ff"],
+            carry=y["carry"],
+            srl=y["srl"],
+            bram=y["bram"],
+            yosys_seconds=y["seconds"],
+            yosys_cells=y["cells"],
+        )
+    else:
+        rep.update(source="none (Yosys skipped)", dsp=None, lut=None, ff=None, carry=None)
+    rep["vendor"] = read_vendor_report(project_dir) if project_dir is not None else None
+    rep["targets"] = TARGETS
+    rep["published_hls"] = {k: list(v) for k, v in PUBLISHED_HLS.items()}
+    rep["report_seconds"] = time.perf_counter() - t0
+    return rep
+
+
+def with_constituents(model: CanonicalModel, n: int) -> CanonicalModel:
+    """The same folded weights at another N: the canonical form is N-independent except for the
+    multiplicity tables, which are re-tabulated over the new range of M."""
+    return replace(model, n_constituents=int(n), name=f"{model.name or 'model'}-N{n}")

@@ -1,0 +1,157 @@
+"""``nanotrig report``: latency, II and resources (Yosys estimate, da4ml, vendor if present)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from nanotrig.errors import NanotrigError
+
+DEFAULT_WORK = Path("build") / "report"
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "report",
+        help="latency and resources of a model's RTL (Yosys estimate; vendor numbers if present)",
+        description="Generate (or reuse) the RTL, synthesize it with Yosys synth_xilinx -family xcup, and "
+        "print latency, II, DSP/LUT/FF/CARRY next to da4ml's estimate and, when a Vitis/Vivado run "
+        "exists in the project folder, the vendor's numbers.",
+    )
+    p.add_argument("model", help="shipped model name (c2) or model file")
+    p.add_argument("--clock", type=float, default=200.0, help="target clock in MHz (default 200)")
+    p.add_argument("--precision", type=Path, default=None, help="precision overrides (YAML, hls4ml style)")
+    p.add_argument("--project", type=Path, default=None, help="HLS project folder (default firmware/MODEL)")
+    p.add_argument("--work", type=Path, default=None, help=f"cache folder (default {DEFAULT_WORK}/MODEL)")
+    p.add_argument("--no-yosys", action="store_true", help="skip synthesis (latency and da4ml numbers only)")
+    p.add_argument("--force", action="store_true", help="ignore cached RTL and Yosys results")
+    p.add_argument(
+        "--scan-n",
+        default=None,
+        help="also scan the number of constituents, e.g. 8,12,16,20,24,32 (same weights, plots saved)",
+    )
+    p.add_argument("--plot-dir", type=Path, default=None, help="where the scan's PNG/JSON go (default: work)")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.set_defaults(func=cmd_report)
+
+
+def _fmt(v: Any) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        return f"{v:,.1f}"
+    if isinstance(v, int):
+        return f"{v:,}"
+    return str(v)
+
+
+def format_report(rep: dict[str, Any]) -> str:
+    vendor = rep.get("vendor") or {}
+    t, pub = rep["targets"], rep["published_hls"]
+    head = (
+        f"nanoPELICAN {rep['model']}: N = {rep['n_constituents']} + "
+        f"{rep['n_particles'] - rep['n_constituents']} "
+        f"beams, C = {rep['n_hidden']}, II = {rep['ii']}, clock {rep['clock_mhz']:g} MHz "
+        f"({rep['pipeline_stages']} stages, latency cutoff {rep['latency_cutoff_units']} adder delays)"
+    )
+    rows = [
+        ("", "this RTL", "vendor HLS", "target", "published HLS"),
+        (
+            "latency [cycles]",
+            _fmt(rep["latency_cycles"]),
+            _fmt(vendor.get("latency_cycles")),
+            f"<= {t['latency_cycles']}",
+            "{}-{}".format(*pub["latency_cycles"]),
+        ),
+        ("latency [ns]", _fmt(rep["latency_ns"]), "-", "", ""),
+        ("II", _fmt(rep["ii"]), _fmt(vendor.get("ii")), "1", "1"),
+        (
+            "DSP",
+            _fmt(rep["dsp"]),
+            _fmt(vendor.get("vivado_dsp") or vendor.get("dsp")),
+            f"<= {t['dsp']:,}",
+            "{:,}-{:,}".format(*pub["dsp"]),
+        ),
+        (
+            "LUT",
+            _fmt(rep["lut"]),
+            _fmt(vendor.get("vivado_lut") or vendor.get("lut")),
+            f"<= {t['lut']:,}",
+            "{:,}-{:,}".format(*pub["lut"]),
+        ),
+        ("FF", _fmt(rep["ff"]), _fmt(vendor.get("vivado_ff") or vendor.get("ff")), "", ""),
+        ("CARRY", _fmt(rep.get("carry")), "-", "", ""),
+    ]
+    widths = [max(len(r[i]) for r in rows) for i in range(5)]
+    lines = [head, ""]
+    for r in rows:
+        lines.append(
+            "  ".join(
+                c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True))
+            )
+        )
+    d = rep["da4ml"]
+    lines += [
+        "",
+        f"resources: {rep['source']}"
+        + (f", {rep['yosys_seconds']:.0f} s" if rep.get("yosys_seconds") else ""),
+        f"da4ml estimate: {d['cost_without_products']:,.0f} LUT-eq for adders/muxes + {d['products']} "
+        f"products (DSPs; {d['cost_total']:,.0f} LUT-eq if built from LUTs), {d['reg_bits']:,} register bits",
+        "vendor: " + (f"{vendor['source']}" if vendor else "no Vitis/Vivado run found (labelled '-')"),
+        f"RTL: {rep['rtl_dir']}",
+    ]
+    return "\n".join(lines)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from nanotrig.models import resolve_model
+    from nanotrig.report.collect import default_spec_for, make_report
+
+    model = resolve_model(args.model)
+    name = model.name or Path(args.model).stem
+    work = args.work or DEFAULT_WORK / name
+    project = args.project or Path("firmware") / name
+    spec = default_spec_for(model, args.precision)
+    rep = make_report(
+        model,
+        work,
+        spec,
+        clock_mhz=args.clock,
+        project_dir=project,
+        yosys=not args.no_yosys,
+        force=args.force,
+    )
+    if args.scan_n:
+        from nanotrig.report.scan import plot_scan, scan_constituents
+
+        try:
+            ns = tuple(int(x) for x in args.scan_n.split(","))
+        except ValueError:
+            raise NanotrigError(f"--scan-n must be comma-separated integers, got {args.scan_n!r}") from None
+        if any(n < 1 for n in ns):
+            raise NanotrigError(f"--scan-n values must be positive, got {args.scan_n!r}")
+        rows = scan_constituents(model, ns, work / "scan", clock_mhz=args.clock, yosys=not args.no_yosys)
+        png = plot_scan(
+            rows,
+            (args.plot_dir or work) / f"{name}_scan_n.png",
+            f"{name}: C = {model.n_hidden}, same weights at every N",
+            1000.0 / args.clock,
+        )
+        rep["scan_n"] = rows
+        rep["scan_plot"] = str(png)
+    if args.json:
+        print(json.dumps(rep, indent=1))
+    else:
+        print(format_report(rep))
+        if args.scan_n:
+            print("\nN scan (same weights; Yosys estimate):")
+            print("    N  cycles     DSP       LUT        FF")
+            for r in rep["scan_n"]:
+                print(
+                    f"  {r['n_constituents']:3d}  {r['latency_cycles']:6d}  {_fmt(r['dsp']):>6}  "
+                    f"{_fmt(r['lut']):>8}  {_fmt(r['ff']):>8}"
+                )
+            print(f"plot: {rep['scan_plot']} (+ .json)")
+    return 0

@@ -1,0 +1,62 @@
+"""Latency and resources against the number of constituents N, as a table, JSON and PNG."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from nanotrig.canonical import CanonicalModel
+from nanotrig.report.collect import make_report, with_constituents
+
+DEFAULT_NS = (8, 12, 16, 20, 24, 32)
+_KEYS = ("n_constituents", "latency_cycles", "latency_ns", "dsp", "lut", "ff", "carry", "yosys_seconds")
+
+
+def scan_constituents(
+    model: CanonicalModel,
+    ns: tuple[int, ...],
+    work_dir: Path,
+    clock_mhz: float = 200.0,
+    yosys: bool = True,
+) -> list[dict[str, Any]]:
+    """One report per N (each cached in ``work_dir/N<n>``, so an interrupted scan resumes)."""
+    rows = []
+    for n in tqdm(ns, desc="N scan", unit="N"):
+        rep = make_report(with_constituents(model, n), work_dir / f"N{n}", clock_mhz=clock_mhz, yosys=yosys)
+        rows.append({k: rep.get(k) for k in _KEYS})
+    return rows
+
+
+def plot_scan(rows: list[dict[str, Any]], out_png: Path, title: str, period_ns: float = 5.0) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ns = [r["n_constituents"] for r in rows]
+    fig, (ax_r, ax_l) = plt.subplots(1, 2, figsize=(10, 4))
+    for key, label in (("lut", "LUT"), ("ff", "FF"), ("dsp", "DSP48E2")):
+        vals = [r[key] for r in rows]
+        if all(v is not None for v in vals):
+            ax_r.plot(ns, vals, "o-", label=label)
+    ax_r.set_yscale("log")
+    ax_r.set_xlabel("constituents N (+ 2 beams)")
+    ax_r.set_ylabel("count (Yosys estimate, xcup)")
+    ax_r.grid(alpha=0.3)
+    ax_r.legend()
+    ax_l.plot(ns, [r["latency_cycles"] for r in rows], "o-", color="C3")
+    ax_l.set_xlabel("constituents N (+ 2 beams)")
+    ax_l.set_ylabel("latency [cycles]")
+    ax_l.grid(alpha=0.3)
+    sec = ax_l.secondary_yaxis("right", functions=(lambda c: c * period_ns, lambda t: t / period_ns))
+    sec.set_ylabel(f"latency [ns] at {1000.0 / period_ns:g} MHz")
+    fig.suptitle(title)
+    fig.tight_layout()
+    out_png.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out_png, dpi=120)
+    plt.close(fig)
+    out_png.with_suffix(".json").write_text(json.dumps({"title": title, "rows": rows}, indent=1) + "\n")
+    return out_png

@@ -1,0 +1,114 @@
+"""Resource estimates from Yosys ``synth_xilinx -family xcup`` on generated Verilog.
+
+These are open-tool estimates, not Vivado numbers: Yosys maps to UltraScale+ primitives
+(LUT1..6, FDRE/FDSE, CARRY4/8, DSP48E2, SRL16E/SRLC32E) without timing-driven optimisation.
+The LUT count includes LUTs used as shift registers (SRL*), as Vivado's "CLB LUTs" does.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from nanotrig.errors import NanotrigError
+from nanotrig.rtl.tools import yosys_path
+
+_LUT = re.compile(r"^LUT[1-6]$")
+_SRL = re.compile(r"^SRL(16E|C32E)$")
+_FF = re.compile(r"^FD[RSCP]E$")
+_CARRY = re.compile(r"^CARRY[48]$")
+_DSP = re.compile(r"^DSP48E[12]$")
+_BRAM = re.compile(r"^RAMB(18|36)E[12]$")
+
+
+@dataclass
+class YosysResources:
+    lut: int
+    ff: int
+    dsp: int
+    carry: int
+    bram: int
+    srl: int
+    cells: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+    yosys: str = ""
+    script: str = ""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def count_cells(cells: dict[str, int]) -> dict[str, int]:
+    """LUT / FF / DSP / CARRY / BRAM / SRL totals from Yosys cell counts."""
+
+    def total(pattern: re.Pattern[str]) -> int:
+        return sum(n for c, n in cells.items() if pattern.match(c))
+
+    srl = total(_SRL)
+    return {
+        "lut": total(_LUT) + srl,
+        "ff": total(_FF),
+        "dsp": total(_DSP),
+        "carry": total(_CARRY),
+        "bram": total(_BRAM),
+        "srl": srl,
+    }
+
+
+def parse_stat_json(text: str, top: str) -> dict[str, int]:
+    """Cell counts of ``top`` from ``stat -json`` output (flattened design)."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise NanotrigError(f"Yosys statistics are not valid JSON ({exc})") from None
+    modules = data.get("modules", {})
+    for name in (f"\\{top}", top):
+        if name in modules:
+            return dict(modules[name].get("num_cells_by_type", {}))
+    if "design" in data:
+        return dict(data["design"].get("num_cells_by_type", {}))
+    raise NanotrigError(f"Yosys statistics name no module {top!r} (have {sorted(modules)})")
+
+
+def synth_script(sources: list[Path], top: str, stat_file: Path) -> str:
+    # -flatten lets ABC optimise across da4ml's primitive instances; no I/O or clock buffers:
+    # the kernel is a block inside a trigger design, not a chip top
+    files = " ".join(str(s) for s in sources)
+    return (
+        f"read_verilog -defer {files}; "
+        f"synth_xilinx -family xcup -top {top} -flatten -noiopad -noclkbuf; "
+        f"tee -q -o {stat_file} stat -json"
+    )
+
+
+def run_yosys(sources: list[Path], top: str, work_dir: Path, timeout: float = 3600) -> YosysResources:
+    """Synthesize and count; the log goes to ``work_dir/yosys.log``."""
+    exe = yosys_path()
+    work_dir.mkdir(parents=True, exist_ok=True)
+    stat = work_dir / "yosys_stat.json"
+    stat.unlink(missing_ok=True)
+    script = synth_script([Path(s).resolve() for s in sources], top, stat.resolve())
+    log = work_dir / "yosys.log"
+    t0 = time.perf_counter()
+    with log.open("w") as fh:
+        try:
+            proc = subprocess.run(
+                [exe, "-p", script],
+                cwd=work_dir,
+                stdout=fh,
+                stderr=subprocess.STDOUT,
+                timeout=timeout,
+            )
+        except subprocess.TimeoutExpired:
+            raise NanotrigError(f"Yosys did not finish in {timeout:.0f} s (log: {log})") from None
+    seconds = time.perf_counter() - t0
+    if proc.returncode != 0 or not stat.exists():
+        tail = log.read_text().strip().splitlines()[-3:]
+        raise NanotrigError(f"Yosys failed (exit {proc.returncode}, log {log}): {' | '.join(tail)}")
+    cells = parse_stat_json(stat.read_text(), top)
+    version = subprocess.run([exe, "-V"], capture_output=True, text=True).stdout.strip()
+    return YosysResources(**count_cells(cells), cells=cells, seconds=seconds, yosys=version, script=script)

@@ -1,0 +1,181 @@
+"""Run the cocotb stream bench (tb/) on Icarus or Verilator through cocotb's Python runner."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nanotrig.errors import NanotrigError
+from nanotrig.rtl.tools import require_simulator, sim_env
+
+TB_DIR = Path(__file__).resolve().parents[2] / "tb"
+
+
+@dataclass
+class BenchConfig:
+    sources: Sequence[Path]  # Verilog sources, top module last
+    top: str
+    latency: int
+    in_width: int
+    out_width: int
+    out_signed: bool = True
+    ports: dict[str, Any] = field(default_factory=dict)  # tb.portmap.PortMap overrides
+    bubble_prob: float = 0.0
+    resets: tuple[float, ...] = ()
+    seed: int = 0
+    period_ns: float = 5.0
+    workdir: Path | None = None  # where $readmemh files live (defaults to the sources' folder)
+
+
+@contextlib.contextmanager
+def _patched_environ(env: dict[str, str]) -> Iterator[None]:
+    # cocotb's runner reads os.environ to find the simulator and to set up the children
+    old = dict(os.environ)
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(old)
+
+
+def _ports_marked_public(top_source: Path) -> bool:
+    return "verilator public_flat_rw" in Path(top_source).read_text()
+
+
+def _make_runner(sim: str, ports_public_only: bool) -> Any:
+    from cocotb_tools.runner import Verilator, get_runner
+
+    if sim != "verilator" or not ports_public_only:
+        return get_runner(sim)
+
+    class PortsOnlyVerilator(Verilator):
+        """cocotb's Verilator runner without ``--public-flat-rw``: the top's ports carry the
+        ``public_flat_rw`` metacomment, every other signal stays private and optimisable."""
+
+        def _build_command(self) -> list[Any]:
+            cmds = super()._build_command()
+            cmds[0] = [a for a in cmds[0] if a != "--public-flat-rw"]
+            return cmds
+
+    return PortsOnlyVerilator()
+
+
+def _verilator_args() -> list[str]:
+    # -O1 and no tracing: the N=20 design is ~10^4 ops; full -O3 C++ builds take much longer
+    return ["-Wno-fatal", "-Wno-WIDTHTRUNC", "-Wno-WIDTHEXPAND", "-Wno-UNUSEDSIGNAL", "-O1"]
+
+
+def run_bench(
+    cfg: BenchConfig, words: np.ndarray, expected: np.ndarray, sim: str, build_dir: Path
+) -> dict[str, Any]:
+    """Build (cached per ``build_dir``) and run; returns the bench's summary plus timings."""
+    require_simulator(sim)
+    if not TB_DIR.is_dir():
+        raise NanotrigError(
+            f"testbench folder {TB_DIR} not found: rtlsim runs from a nanotrig source checkout"
+        )
+    build_dir = Path(build_dir).resolve()
+    build_dir.mkdir(parents=True, exist_ok=True)
+    workdir = Path(cfg.workdir or Path(cfg.sources[-1]).parent).resolve()
+    vectors = build_dir / "vectors.npz"
+    np.savez(vectors, words=np.asarray(words, dtype=np.int64), expected=np.asarray(expected, dtype=np.int64))
+    result = build_dir / "result.json"
+    result.unlink(missing_ok=True)
+    config = {
+        "vectors": str(vectors),
+        "ports": cfg.ports,
+        "latency": cfg.latency,
+        "in_width": cfg.in_width,
+        "out_width": cfg.out_width,
+        "out_signed": cfg.out_signed,
+        "bubble_prob": cfg.bubble_prob,
+        "resets": list(cfg.resets),
+        "seed": cfg.seed,
+        "period_ns": cfg.period_ns,
+        "result": str(result),
+    }
+    config_path = build_dir / "bench.json"
+    config_path.write_text(json.dumps(config, indent=1))
+
+    root = str(TB_DIR.parent)
+    if root not in sys.path:
+        sys.path.insert(0, root)  # the runner hands sys.path to the simulator's Python as PYTHONPATH
+    env = sim_env(sim)
+    with _patched_environ({k: env[k] for k in ("PATH", "VERILATOR_ROOT") if k in env}):
+        runner = _make_runner(sim, _ports_marked_public(cfg.sources[-1]))
+        t0 = time.perf_counter()
+        runner.build(
+            sources=[Path(s).resolve() for s in cfg.sources],
+            hdl_toplevel=cfg.top,
+            build_dir=build_dir / sim,
+            build_args=_verilator_args() if sim == "verilator" else [],
+            timescale=("1ns", "1ps"),
+            log_file=build_dir / f"{sim}_build.log",
+        )
+        t_build = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        with contextlib.suppress(SystemExit):  # the runner exits on a failed test under pytest
+            runner.test(
+                test_module="tb.test_stream",
+                hdl_toplevel=cfg.top,
+                test_dir=workdir,
+                build_dir=build_dir / sim,
+                extra_env={"NANOTRIG_TB_CONFIG": str(config_path)},
+                results_xml=str(build_dir / f"{sim}_results.xml"),
+                log_file=build_dir / f"{sim}_test.log",
+            )
+        t_run = time.perf_counter() - t0
+    if not result.exists():
+        raise NanotrigError(f"{sim} bench wrote no result (see {build_dir / f'{sim}_test.log'})")
+    summary = json.loads(result.read_text())
+    summary.update(simulator=sim, build_seconds=t_build, run_seconds=t_run)
+    return summary
+
+
+def simulate_jets(
+    build: Any,
+    model: Any,
+    spec: Any,
+    pmu: np.ndarray,
+    sim: str = "icarus",
+    work_dir: Path | None = None,
+    bubble_prob: float = 0.0,
+    resets: tuple[float, ...] = (),
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Quantise jets, score them with the bit-accurate emulator, stream them through the RTL.
+
+    ``build`` is a ``nanotrig.rtl.build.RtlBuild``; ``pmu`` float GeV (jets, n, 4).
+    """
+    from nanotrig.fixed.emulator import Emulator
+
+    emu = Emulator(model, spec).run(pmu)
+    words = emu.inputs.words.reshape(len(pmu), -1)
+    tin, tout = build.word_types()
+    cfg = BenchConfig(
+        sources=build.verilog_sources,
+        top=build.top,
+        latency=build.latency_cycles,
+        in_width=tin.width,
+        out_width=tout.width,
+        out_signed=tout.signed,
+        bubble_prob=bubble_prob,
+        resets=resets,
+        seed=seed,
+        period_ns=build.period_ns,
+        workdir=build.verilog_dir,
+    )
+    work = Path(work_dir) if work_dir is not None else Path(build.out_dir) / "sim"
+    summary = run_bench(cfg, words, emu.raw, sim, work)
+    summary["emulator_overflows"] = emu.total_overflows
+    return summary

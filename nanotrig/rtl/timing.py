@@ -1,0 +1,97 @@
+"""Cutting a traced combinational graph into pipeline stages that fit one clock period.
+
+The delay model counts "units" of one adder with its routing, as da4ml does with
+``carry_size = -1`` (any width: a 20-40 bit carry chain is a few CARRY8s, routing dominates):
+
+- adder, subtracter, constant add, mux, negation, bit logic, table lookup: 1 unit;
+- ReLU, quantization (bit selection, AND with the sign): free;
+- a variable x variable product: ``MULT_UNITS``. da4ml prices it as a shift-add array (one
+  unit per bit of the narrower operand, 16 units for a 16-bit word); here every such product
+  is a DSP48E2, whose combinational A/B -> P path is about three adder delays.
+
+No operation straddles a stage boundary (as in da4ml): one that would starts at the next
+stage. ``units_per_stage`` (da4ml's ``latency_cutoff``) is how many units fit in one clock
+period: ``floor((period - REGISTER_OVERHEAD_NS) / ADDER_NS)``, 5 at 200 MHz. These are
+modelling assumptions for UltraScale+ (-2) that only a vendor place-and-route can confirm.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from da4ml.trace import to_pipeline
+from da4ml.types import CombLogic, Op, Pipeline
+
+ADDER_NS = 0.9  # one 20-40 bit adder with its routing, UltraScale+ -2
+REGISTER_OVERHEAD_NS = 0.5  # clock-to-out + setup + clock uncertainty
+MULT_UNITS = 3.0  # DSP48E2 16x16 combinational multiply, ~2.5 ns
+
+
+def units_for_clock(clock_mhz: float) -> int:
+    """Adder levels that fit one period: floor((period - overhead) / adder delay), at least 1."""
+    period = 1000.0 / clock_mhz
+    return max(1, math.floor((period - REGISTER_OVERHEAD_NS) / ADDER_NS + 1e-9))
+
+
+@dataclass(frozen=True)
+class StagePlan:
+    pipeline: Pipeline
+    units_per_stage: int
+
+    @property
+    def stages(self) -> int:
+        return len(self.pipeline.solutions)
+
+    @property
+    def latency_cycles(self) -> int:
+        """Register levels from input port to output port: one per stage plus the input register."""
+        return self.stages + 1
+
+
+def _op_delay(op: Op) -> float:
+    code = op.opcode
+    if code in (-1, 5):  # input, constant
+        return 0.0
+    if code in (0, 1, 4, 6, -6):  # add, sub, constant add, mux
+        return 1.0
+    if code in (2, 3):  # ReLU, quantize: wires and an AND
+        return 0.0
+    if code in (-2, -3, 9, -9, 10):  # negated forms and bit logic need one LUT/adder level
+        return 1.0
+    if code == 8:  # table lookup
+        return 1.0
+    if code == 7:
+        return MULT_UNITS
+    raise ValueError(f"no delay model for da4ml opcode {code}")
+
+
+def retime(comb: CombLogic, units_per_stage: int) -> CombLogic:
+    """The same graph with every op's ``latency`` recomputed by this module's delay model.
+
+    An op never straddles a stage boundary (as in da4ml): if it would, it starts at the
+    boundary.
+    """
+    cut = float(units_per_stage)
+    ready: list[float] = []
+    new_ops: list[Op] = []
+    for op in comb.ops:
+        parents = [op.id0, op.id1] if op.opcode != -1 else []
+        if abs(op.opcode) == 6:
+            parents.append(op.data & 0xFFFFFFFF)
+        base = max((ready[p] for p in parents if p >= 0), default=0.0)
+        dt = _op_delay(op)
+        if dt > cut:
+            raise ValueError(f"a {dt}-unit operation does not fit a {cut}-unit stage: raise the cutoff")
+        lat = base + dt
+        if dt > 0 and math.ceil(lat / cut - 1e-9) > math.ceil(base / cut - 1e-9):
+            lat = math.ceil(base / cut - 1e-9) * cut + dt
+        ready.append(lat)
+        new_ops.append(op._replace(latency=lat))
+    return comb._replace(ops=new_ops)
+
+
+def plan_stages(comb: CombLogic, units_per_stage: int) -> StagePlan:
+    timed = retime(comb, units_per_stage)
+    pipe = to_pipeline(timed, float(units_per_stage), retiming=False, verbose=False)
+    return StagePlan(pipeline=pipe, units_per_stage=units_per_stage)

@@ -1,0 +1,45 @@
+"""Which DUT ports the testbench drives and watches.
+
+Defaults are the nanotrig RTL's names, which follow the HLS top function
+``void nanopelican(input_t jet[4N], result_t score[1])`` with ``ap_vld`` interfaces. To run the
+same bench on RTL that Vitis exported, override the names (see tb/README.md), e.g. a packed
+input bus ``jet`` (``ARRAY_RESHAPE``) instead of one port per word, ``ap_start`` held high,
+or an active-low reset.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass
+class PortMap:
+    clock: str = "ap_clk"
+    reset: str = "ap_rst"
+    reset_active_low: bool = False
+    in_valid: str = "jet_ap_vld"
+    # ``{i}`` is replaced by the word index; without ``{i}`` the name is one packed bus,
+    # word i in bits [W*(i+1)-1 : W*i]
+    in_word: str = "jet_{i}"
+    out_word: str = "score_0"
+    out_valid: str = "score_0_ap_vld"
+    # inputs held at a constant value for the whole run, e.g. {"ap_start": 1}
+    tie: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def packed(self) -> bool:
+        return "{i}" not in self.in_word
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any] | None) -> PortMap:
+        d = dict(d or {})
+        unknown = set(d) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise ValueError(
+                f"port map: unknown key(s) {sorted(unknown)}; known: {sorted(cls.__dataclass_fields__)}"
+            )
+        return cls(**d)
