@@ -137,7 +137,8 @@ def test_edge_and_random_jets_run_and_overflow_is_counted():
     assert res.inputs.truncated >= 2
     assert res.overflows["d"] > 0  # the largest energies do not fit the data-derived d type
     rnd = random_jets(2000, 20, spec["input"], seed=1)
-    assert np.array_equal(rnd, np.floor(rnd / 0.25) * 0.25)  # on the input grid
+    lsb = spec["input"].lsb
+    assert np.array_equal(rnd, np.floor(rnd / lsb) * lsb)  # on the input grid
     m = (rnd[:, :, 0] > 0).sum(axis=1)
     assert m.min() == 0 and m.max() == 24
     assert np.isfinite(emulate(model, rnd, spec).scores).all()
