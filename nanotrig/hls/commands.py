@@ -71,10 +71,11 @@ def _write_and_check(args: argparse.Namespace, out: Path, data: str | None, with
     from nanotrig.hls.check import check_project
     from nanotrig.hls.project import write_project
 
+    max_jets = getattr(args, "max_jets", None)
+    if max_jets is not None and max_jets < 1:
+        raise NanotrigError(f"--max-jets must be >= 1, got {max_jets}")
     model, spec = _model_and_spec(args)
-    jets, source = _read(data, model.n_constituents, getattr(args, "max_jets", None))
-    if getattr(args, "max_jets", None) is not None and args.max_jets < 1:
-        raise NanotrigError(f"--max-jets must be >= 1, got {args.max_jets}")
+    jets, source = _read(data, model.n_constituents, max_jets)
     t0 = time.perf_counter()
     project = write_project(
         model,
