@@ -95,6 +95,15 @@ def test_pandas_layout_reads_back_exactly(tmp_path, fmt):
     assert_same(got, jets)
 
 
+def test_pandas_table_with_data_columns_and_other_key(tmp_path):
+    jets = make_jets(width=40)
+    df = pandas_frame(jets)
+    df.to_hdf(tmp_path / "dc.h5", key="table", format="table", data_columns=["is_signal_new", "E_0"])
+    assert_same(read_jets(tmp_path / "dc.h5"), jets)
+    df.to_hdf(tmp_path / "k.h5", key="jets", format="fixed")  # a single frame under another key
+    assert_same(read_jets(tmp_path / "k.h5"), jets)
+
+
 def test_pandas_layout_without_truth_columns(tmp_path):
     jets = make_jets()
     got = read_jets(write_pandas(tmp_path / "p.h5", jets, with_truth=False))

@@ -64,8 +64,13 @@ class Layout:
     def _read(self, dataset: h5py.Dataset, start: int, stop: int, name: str) -> np.ndarray:
         try:
             return dataset[start:stop]
-        except (OSError, ValueError, RuntimeError) as exc:  # truncated or corrupt chunks
-            raise self.error(f"field {name!r} rows {start}..{stop - 1}: cannot be read ({exc})") from exc
+        except (OSError, ValueError, RuntimeError) as exc:  # truncated or corrupt chunks, missing filter
+            hint = ""
+            if "plugin" in str(exc):
+                hint = "; it needs an HDF5 filter plugin (e.g. blosc): pip install hdf5plugin, import it"
+            raise self.error(
+                f"field {name!r} rows {start}..{stop - 1}: cannot be read ({exc}{hint})"
+            ) from exc
 
 
 class ConvertedLayout(Layout):
