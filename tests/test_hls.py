@@ -101,6 +101,8 @@ def test_bad_arguments_are_one_line_errors(tmp_path):
             hls_commands.register,
             ["hls", str(path), "--out", str(tmp_path / "x"), "--clock", "0", "--no-csim"],
         )
+    with pytest.raises(NanotrigError, match="LSB 0.3 GeV is not a power of two"):
+        _run(hls_commands.register, ["hls", str(path), "--input-lsb", "0.3", "--no-csim"])
     with pytest.raises(NanotrigError, match="missing.yaml: no such precision file"):
         _run(
             hls_commands.register,

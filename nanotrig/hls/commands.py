@@ -40,18 +40,25 @@ def register(sub: Any) -> None:
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--precision", help="YAML precision overrides {stage: 'ap_fixed<W,I>'} (hls4ml style)")
+    p.add_argument("--input-bits", type=int, default=18, help="input word width (default 18)")
+    p.add_argument("--input-lsb", type=float, default=1 / 16, help="input LSB in GeV, a power of two (1/16)")
+    p.add_argument("--weight-bits", type=int, default=12, help="width of every coefficient (default 12)")
     p.add_argument("--reuse-factor", type=int, default=1, help="pipeline II; divides the pair multipliers")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
 
 
 def _model_and_spec(args: argparse.Namespace) -> tuple[Any, Any]:
-    from nanotrig.fixed.analysis import default_spec
+    from nanotrig.fixed.analysis import DeriveOptions, default_spec
     from nanotrig.models import resolve_model
 
+    for flag in ("input_bits", "weight_bits"):
+        if not 2 <= getattr(args, flag) <= 28:
+            raise NanotrigError(f"--{flag.replace('_', '-')} must be in 2..28, got {getattr(args, flag)}")
     model = resolve_model(args.model)
     if not model.name:
         model.name = Path(args.model).stem
-    spec = default_spec(model).with_overrides(args.precision)
+    opts = DeriveOptions(input_bits=args.input_bits, input_lsb=args.input_lsb, weight_bits=args.weight_bits)
+    spec = default_spec(model, opts).with_overrides(args.precision)
     return model, spec
 
 
