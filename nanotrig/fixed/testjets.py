@@ -23,7 +23,8 @@ def random_jets(
     """(n_jets, N + extra, 4) massless constituents around a random jet axis, pT-sorted.
 
     Multiplicities are uniform in 0 .. N + extra; jet pT 50..1500 GeV shared among constituents
-    with a steeply falling spectrum; |eta| < 2.5 so energies stay far inside a 16-bit 0.25 GeV word.
+    with a steeply falling spectrum; axes at |eta| < 2 (a rare hard forward constituent can exceed
+    the input range: it is clipped, and counted, exactly as the firmware would receive it).
     """
     rng = np.random.default_rng(seed)
     slots = n_constituents + extra

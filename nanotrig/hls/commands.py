@@ -41,7 +41,7 @@ def register(sub: Any) -> None:
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--precision", help="YAML precision overrides {stage: 'ap_fixed<W,I>'} (hls4ml style)")
     p.add_argument("--input-bits", type=int, default=18, help="input word width (default 18)")
-    p.add_argument("--input-lsb", type=float, default=1 / 16, help="input LSB in GeV, a power of two (1/16)")
+    p.add_argument("--input-lsb", type=float, default=1 / 32, help="input LSB in GeV, a power of two (1/32)")
     p.add_argument("--weight-bits", type=int, default=12, help="width of every coefficient (default 12)")
     p.add_argument("--reuse-factor", type=int, default=1, help="pipeline II; divides the pair multipliers")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
