@@ -142,3 +142,13 @@ def test_edge_and_random_jets_run_and_overflow_is_counted():
     m = (rnd[:, :, 0] > 0).sum(axis=1)
     assert m.min() == 0 and m.max() == 24
     assert np.isfinite(emulate(model, rnd, spec).scores).all()
+
+
+def test_emulate_scores_warns_instead_of_hiding_overflow():
+    from nanotrig.fixed import emulate_scores
+
+    model = random_canonical(2, 20, seed=5)
+    edge = edge_case_jets(20, default_spec(model)["input"])
+    with pytest.warns(RuntimeWarning, match=r"d: \d+ values did not fit"):
+        w = emulate_scores(model, edge)
+    assert w.shape == (len(edge),)

@@ -8,6 +8,7 @@ jets with more than N constituents.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -88,5 +89,13 @@ def emulate(
 
 
 def emulate_scores(model: CanonicalModel, pmu: np.ndarray) -> np.ndarray:
-    """float64 scores of the emulator with the model's default spec (``nanotrig predict --fixed``)."""
-    return emulate(model, pmu).scores
+    """float64 scores of the emulator with the model's default spec (``nanotrig predict --fixed``).
+
+    Overflows, clipped inputs and truncated jets are reported as a RuntimeWarning, never silent.
+    """
+    res = emulate(model, pmu)
+    if res.total_overflows or res.inputs.clipped or res.inputs.truncated:
+        warnings.warn(
+            f"fixed-point emulator on {len(pmu)} jets:\n{res.overflow_report()}", RuntimeWarning, stacklevel=2
+        )
+    return res.scores
