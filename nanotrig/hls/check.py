@@ -4,6 +4,7 @@ physics (accuracy, AUC, 1/eps_B at 30 % signal efficiency)."""
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -30,8 +31,10 @@ def check_project(
     labels: np.ndarray | None = None,
     truncated: int = 0,
     progress: bool = False,
+    roc_png: str | Path | None = None,
 ) -> dict[str, Any]:
-    """Compare C-simulation and emulator integers on every jet; float vs fixed metrics if labelled."""
+    """Compare C-simulation and emulator integers on every jet; float vs fixed metrics if labelled
+    (and their ROC curves in ``roc_png``, with the numbers next to it as JSON)."""
     model, spec = project.model, project.spec
     lib = build_library(project.path, project.name, project.n_inputs)
 
@@ -83,6 +86,12 @@ def check_project(
                 "rejection30_fixed": q["rejection_30"],
             }
         )
+        if roc_png is not None:
+            from nanotrig.model.plots import roc_plot
+
+            fixed = "fixed point (emulator = C-sim)" if bad.size == 0 else "fixed point (emulator)"
+            curves = {"float": (labels, float_scores), fixed: (labels, emu.scores)}
+            report["roc_png"] = str(roc_plot(curves, roc_png))
     return report
 
 

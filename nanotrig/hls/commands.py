@@ -45,6 +45,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--weight-bits", type=int, default=12, help="width of every coefficient (default 12)")
     p.add_argument("--reuse-factor", type=int, default=1, help="pipeline II; divides the pair multipliers")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--roc", help="float vs fixed ROC curves to this PNG (numbers next to it as JSON)")
 
 
 def _model_and_spec(args: argparse.Namespace) -> tuple[Any, Any]:
@@ -98,7 +99,7 @@ def _write_and_check(args: argparse.Namespace, out: Path, data: str | None, with
     report["write_s"] = round(time.perf_counter() - t0, 3)
     if with_csim:
         report.update(
-            check_project(project, jets.pmu, jets.is_signal, jets.n_truncated, progress=not args.json)
+            check_project(project, jets.pmu, jets.is_signal, jets.n_truncated, not args.json, args.roc)
         )
         report["data"] = source
         (project.path / "nanotrig" / "csim_report.json").write_text(json.dumps(report, indent=1) + "\n")
