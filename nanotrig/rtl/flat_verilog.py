@@ -1,116 +1,259 @@
-"""A flat Verilog core: da4ml's per-operation code for every stage, one register per value.
+"""A flat Verilog core written from da4ml's staged operation lists, one expression per operation.
 
-da4ml's own pipeline writer passes each stage's values through one wide bus (``model_inp``,
-thousands of bits) and a module per stage. Event-driven simulators then copy the whole bus
-for every part that changes: Icarus spends ~80 % of its time there. This writer keeps da4ml's
-operation lines (``ssa_gen``: shift_adder, multiplier, mux, ...) unchanged, gives every stage
-its own name prefix (``s<k>_``), and registers each value crossing a stage boundary in its own
-``reg``. Table lookups become small ``case`` ROM modules, so no ``$readmemh`` file has to be
-found at run time. The logic, widths and register levels are exactly da4ml's.
+da4ml's own Verilog writer instantiates a parameterised module per operation (shift_adder,
+multiplier, mux, ...) and passes each stage's values through one wide bus. That is fine for
+Vivado, but the open tools pay for it: Icarus copies the whole bus for every part that
+changes, Verilator builds a VPI scope per instance (tens of MB of C++ at N = 20), and Yosys
+derives and optimises a module per parameter set. Here every operation is one ``assign``
+with the same arithmetic as da4ml's primitive (operands aligned, sign- or zero-extended,
+result truncated to the value's minimal width), every value crossing a stage boundary has
+its own register, and tables are ``case`` ROMs. Bit-exactness is checked by simulation
+against the emulator, not assumed.
+
+All arithmetic is modulo 2**w of the result width w: da4ml's interval analysis guarantees the
+exact result fits, and sums, differences, products, negations and bit operations modulo 2**w
+depend only on the operands modulo 2**w, so operands are extended (or cut) to w bits.
 """
 
 from __future__ import annotations
 
-import re
+from dataclasses import dataclass
 
-from da4ml.codegen.rtl.verilog.comb import gen_memfile, get_table_name_memfile, output_gen, ssa_gen
-from da4ml.types import CombLogic, Pipeline, minimal_kif
-
-_INPUT_LINE = re.compile(r"^wire \[(\d+):0\] (v\d+); assign \2\[\d+:0\] = model_inp\[(\d+):(\d+)\];")
-_OUTPUT_LINE = re.compile(r"^assign model_out\[(\d+):(\d+)\] = (.+);$")
-_NAMES = re.compile(r"\b(v\d+|op_neg_\d+|op_\d+)")
-_LOOKUP = re.compile(r'lookup_table #\((\d+), (\d+), "([^"]+)"\)')
+from da4ml.codegen.rtl.verilog.comb import gen_memfile, get_table_name_memfile
+from da4ml.types import CombLogic, Op, Pipeline, QInterval, minimal_kif
 
 
-def _rom_module(name: str, sol: CombLogic, op_index: int) -> str:
-    op = sol.ops[op_index]
-    width = sum(minimal_kif(op.qint))
-    bw_in = sum(minimal_kif(sol.ops[op.id0].qint))
-    mask = (1 << width) - 1
-    cases = [
-        f"            {bw_in}'d{addr}: q = {width}'h{int(word, 16) & mask:x};"
-        for addr, word in enumerate(gen_memfile(sol, op).split("\n"))
-        if "X" not in word  # addresses the multiplicity never takes
-    ]
-    return f"""// multiplicity-indexed coefficient ROM ({len(cases)} entries)
-module {name} (
-    input  [{bw_in - 1}:0] a,
-    output reg [{width - 1}:0] q
+@dataclass(frozen=True)
+class Val:
+    """A Verilog value: name, width, signedness (two's complement) and fractional bits."""
+
+    name: str
+    width: int
+    signed: bool
+    frac: int
+
+
+def _kif(q: QInterval) -> tuple[int, int, int]:
+    k, i, f = minimal_kif(q)
+    return int(k), int(i), int(f)
+
+
+def ext(v: Val, width: int, lshift: int = 0) -> str:
+    """``v << lshift`` as exactly ``width`` bits, sign- or zero-extended, or its low bits."""
+    if v.width == 0 or lshift >= width:
+        return f"{width}'d0"
+    keep = min(v.width, width - lshift)
+    parts = []
+    pad = width - lshift - v.width
+    if pad > 0:
+        fill = f"{v.name}[{v.width - 1}]" if v.signed else "1'b0"
+        parts.append(f"{{{pad}{{{fill}}}}}")
+    parts.append(v.name if keep == v.width else f"{v.name}[{keep - 1}:0]")
+    if lshift > 0:
+        parts.append(f"{lshift}'d0")
+    return parts[0] if len(parts) == 1 else "{" + ", ".join(parts) + "}"
+
+
+def _neg_qint(q: QInterval) -> QInterval:
+    return QInterval(-q.max, -q.min, q.step)
+
+
+class StageWriter:
+    """Verilog lines for one stage's operations; value i of stage s is named ``s<s>_v<i>``."""
+
+    def __init__(self, sol: CombLogic, stage: int, core: str) -> None:
+        self.sol, self.stage, self.core = sol, stage, core
+        self.lines: list[str] = []
+        self.vals: dict[int, Val] = {}
+        self.negs: dict[int, Val] = {}
+        self.roms: dict[str, str] = {}
+
+    def name(self, i: int) -> str:
+        return f"s{self.stage}_v{i}"
+
+    def val(self, i: int) -> Val:
+        return self.vals[i]
+
+    def neg(self, i: int) -> Val:
+        """-v_i in the width of its negated interval (one subtracter, shared by all users)."""
+        if i not in self.negs:
+            src = self.vals[i]
+            q = _neg_qint(self.sol.ops[i].qint)
+            k, ii, f = _kif(q)
+            w = k + ii + f
+            n = Val(f"{src.name}_neg", w, bool(k), f)
+            self.lines.append(f"wire [{max(w, 1) - 1}:0] {n.name} = -{ext(src, max(w, 1))};")
+            self.negs[i] = n
+        return self.negs[i]
+
+    def write(self, inputs: list[str]) -> None:
+        """``inputs[j]``: the register feeding input j of this stage (already declared)."""
+        refs = self.sol.ref_count
+        for i, op in enumerate(self.sol.ops):
+            k, ii, f = _kif(op.qint)
+            w = k + ii + f
+            self.vals[i] = Val(self.name(i), w, bool(k), f)
+            if refs[i] == 0 or w == 0:
+                continue
+            if op.opcode == -1:
+                self.vals[i] = Val(inputs[op.id0], w, bool(k), f)
+            elif op.opcode == 8:  # table lookup: a case ROM
+                a = self.val(op.id0)
+                rom = self._rom(op, a.width, w)
+                self.lines.append(f"wire [{w - 1}:0] {self.name(i)};")
+                self.lines.append(f"{rom} {self.name(i)}_rom ({a.name}, {self.name(i)});")
+            else:
+                self.lines.append(f"wire [{w - 1}:0] {self.name(i)} = {self._expr(op, w, f)};")
+
+    def _expr(self, op: Op, w: int, f: int) -> str:
+        code = op.opcode
+        if code in (0, 1):  # v0 +- v1 * 2**data
+            a, b = self.val(op.id0), self.val(op.id1)
+            shift = op.data + a.frac - b.frac  # of v1 relative to v0, in LSBs
+            return f"{ext(a, w, max(-shift, 0))} {'-' if code else '+'} {ext(b, w, max(shift, 0))}"
+        if code == 4:  # v0 +- constant (op.data in output LSBs)
+            a = self.val(op.id0)
+            c = (abs(op.data) << max(a.frac - f, 0)) % (1 << w)
+            return f"{ext(a, w, max(f - a.frac, 0))} {'-' if op.data < 0 else '+'} {w}'d{c}"
+        if code == 5:  # constant
+            return f"{w}'d{op.data % (1 << w)}"
+        if code in (2, -2, 3, -3):  # ReLU / quantize of +-v0: bit selection (and sign mask)
+            src = self.val(op.id0) if code > 0 else self.neg(op.id0)
+            lo = src.frac - f  # LSBs dropped (floor)
+            bits = self._slice(src, lo, w)
+            if abs(code) == 2 and src.signed:
+                return f"{bits} & {{{w}{{~{src.name}[{src.width - 1}]}}}}"
+            return bits
+        if code in (6, -6):  # MSB of key ? v0 : (+-v1) << shift
+            key = self.val(op.data & 0xFFFFFFFF)
+            a, b = self.val(op.id0), self.val(op.id1)
+            sh = (op.data >> 32) & 0xFFFFFFFF
+            sh = sh - (1 << 32) if sh >= 1 << 31 else sh
+            e0 = ext(a, w, f - a.frac)
+            e1 = ext(b, w, f - b.frac + sh)
+            if code < 0:
+                e1 = f"-{e1}"
+            return f"{key.name}[{key.width - 1}] ? {e0} : {e1}"
+        if code == 7:  # product: natural operand widths, so synthesis sees an 16x16 (DSP) multiply
+            a, b = self.val(op.id0), self.val(op.id1)
+            if a.width == 0 or b.width == 0:
+                return f"{w}'d0"
+            if a.signed or b.signed:
+                sa = f"$signed({a.name})" if a.signed else f"$signed({{1'b0, {a.name}}})"
+                sb = f"$signed({b.name})" if b.signed else f"$signed({{1'b0, {b.name}}})"
+                return f"{sa} * {sb}"
+            return f"{a.name} * {b.name}"
+        if code in (9, -9):  # NOT / OR-reduce / AND-reduce
+            src = self.val(op.id0) if (code > 0 or op.data == 1) else self.neg(op.id0)
+            if op.data == 0:
+                return f"~{ext(src, w)}"
+            red = f"{'|' if op.data == 1 else '&'}{src.name}"
+            return f"{{{w - 1}'d0, {red}}}" if w > 1 else red
+        if code == 10:  # AND / OR / XOR of +-v0 and +-v1 * 2**shift
+            data = op.data
+            subop, raw = (data >> 56) & 0xFF, data & 0xFFFFFFFF
+            shift = (raw + 0x80000000) % 0x100000000 - 0x80000000
+            a = self.neg(op.id0) if (data >> 32) & 1 else self.val(op.id0)
+            b = self.neg(op.id1) if (data >> 33) & 1 else self.val(op.id1)
+            sym = {0: "&", 1: "|", 2: "^"}[subop]
+            s1 = shift + a.frac - b.frac  # as da4ml's binop: the coarser operand is padded
+            return f"{ext(a, w, max(-s1, 0))} {sym} {ext(b, w, max(s1, 0))}"
+        raise ValueError(f"da4ml opcode {code} not supported by the flat Verilog writer")
+
+    @staticmethod
+    def _slice(src: Val, lo: int, w: int) -> str:
+        """Bits [lo + w - 1 : lo] of src, sign-/zero-extended above its MSB."""
+        if lo < 0:
+            return ext(src, w, -lo)
+        hi = lo + w - 1
+        if lo >= src.width:
+            fill = f"{src.name}[{src.width - 1}]" if src.signed else "1'b0"
+            return f"{{{w}{{{fill}}}}}"
+        if hi < src.width:
+            return f"{src.name}[{hi}:{lo}]"
+        fill = f"{src.name}[{src.width - 1}]" if src.signed else "1'b0"
+        return f"{{{{{hi - src.width + 1}{{{fill}}}}}, {src.name}[{src.width - 1}:{lo}]}}"
+
+    def _rom(self, op: Op, w_in: int, w_out: int) -> str:
+        mem_name = get_table_name_memfile(self.sol, op)[0]
+        rom = f"{self.core}_rom_{mem_name[6:14]}"
+        if rom not in self.roms:
+            mask = (1 << w_out) - 1
+            cases = [
+                f"            {w_in}'d{addr}: q = {w_out}'h{int(word, 16) & mask:x};"
+                for addr, word in enumerate(gen_memfile(self.sol, op).split("\n"))
+                if "X" not in word  # addresses the multiplicity never takes
+            ]
+            self.roms[rom] = f"""// multiplicity-indexed coefficient ROM
+module {rom} (
+    input  [{w_in - 1}:0] a,
+    output reg [{w_out - 1}:0] q
 );
     always @(*) begin
         case (a)
 {chr(10).join(cases)}
-            default: q = {width}'d0;
+            default: q = {w_out}'d0;
         endcase
     end
 endmodule
 """
+        return rom
 
 
 def flat_core(pipe: Pipeline, name: str) -> tuple[str, list[str]]:
-    """(core module text, ROM module texts) for ``pipe``; ports ``clk``, ``model_inp``, ``model_out``."""
+    """(core module, ROM modules) for ``pipe``; ports ``clk``, ``model_inp``, ``model_out``."""
     body: list[str] = []
     roms: dict[str, str] = {}
-    # the previous stage's outputs: bit range in its (virtual) output bus -> expression
-    prev_out: dict[tuple[int, int], str] = {}
+    inp_w = [sum(minimal_kif(q)) for q in pipe.inp_qint]
+    # stage 0 registers the port words
+    sources, lo = [], 0
+    for w in inp_w:
+        sources.append(f"model_inp[{lo + w - 1}:{lo}]" if w else "")
+        lo += w
     n_stages = len(pipe.solutions)
-    for k, sol in enumerate(pipe.solutions):
-        neg_repo: dict[int, tuple[int, str]] = {}
-        prefix = _prefixer(k)
-        lines = ssa_gen(sol, neg_repo=neg_repo, print_latency=False)
-        outs = output_gen(sol, neg_repo)
-        # table names -> ROM modules (one per distinct table content)
-        for i, op in enumerate(sol.ops):
-            if op.opcode == 8:
-                mem_name = get_table_name_memfile(sol, op)[0]
-                rom = f"{name}_rom_{mem_name[6:14]}"
-                if rom not in roms:
-                    roms[rom] = _rom_module(rom, sol, i)
-        body.append(f"    // ---- stage {k}: register in, {len(sol.ops)} operations ----")
-        for line in lines:
-            m = _INPUT_LINE.match(line)
-            if m:
-                msb, v, hi, lo = m.groups()
-                src = f"model_inp[{hi}:{lo}]" if k == 0 else prev_out[(int(hi), int(lo))]
-                body.append(f"    reg [{msb}:0] s{k}_{v};")
-                body.append(f"    always @(posedge clk) s{k}_{v} <= {src};")
-                continue
-            line = _LOOKUP.sub(lambda mm: _rom_name(mm, name), line)
-            body.append("    " + prefix(line))
-        # this stage's outputs: the next stage registers each one directly (no wide bus)
-        prev_out = {}
-        for line in outs:
-            m = _OUTPUT_LINE.match(line)
-            if m:
-                hi, lo, expr = m.groups()
-                prev_out[(int(hi), int(lo))] = prefix(expr)
-            else:  # a negation helper
-                body.append("    " + prefix(line))
-        if k == n_stages - 1:
-            for (hi, lo), expr in sorted(prev_out.items()):
-                body.append(f"    always @(posedge clk) model_out[{hi}:{lo}] <= {expr};")
-
-    inp_bits = sum(sum(minimal_kif(q)) for q in pipe.inp_qint)
-    out_bits = sum(sum(minimal_kif(q)) for q in pipe.out_qint)
+    out_bits = 0
+    for s, sol in enumerate(pipe.solutions):
+        body.append(f"    // ---- stage {s}: {len(sol.ops)} operations ----")
+        regs = []
+        for j, q in enumerate(sol.inp_qint):
+            w = sum(minimal_kif(q))
+            reg = f"s{s}_in{j}"
+            regs.append(reg)
+            if w and sources[j]:
+                body.append(f"    reg [{w - 1}:0] {reg};")
+                body.append(f"    always @(posedge clk) {reg} <= {sources[j]};")
+        writer = StageWriter(sol, s, name)
+        writer.write(regs)
+        # this stage's outputs feed the next stage's input registers directly
+        last = s == n_stages - 1
+        outs = []
+        for j, idx in enumerate(sol.out_idxs):
+            v = writer.val(idx) if idx >= 0 else Val("", 0, False, 0)
+            if last and idx >= 0 and sol.out_negs[j]:
+                v = writer.neg(idx)
+            outs.append(v)
+        body += ["    " + line for line in writer.lines]
+        roms.update(writer.roms)
+        sources = [v.name if v.width else "" for v in outs]
+        if last:
+            out_bits = sum(v.width for v in outs)
+            finals = [v.name for v in outs if v.width]
+            packed = f"{{{', '.join(reversed(finals))}}}" if finals else "1'b0"
+            body.append(f"    always @(posedge clk) model_out <= {packed};")
     text = f"""`timescale 1ns / 1ps
 // {name}: {n_stages} pipeline stages, II = 1; generated by nanotrig from da4ml's trace.
 module {name} (
     input clk,
-    input [{inp_bits - 1}:0] model_inp,
-    output reg [{out_bits - 1}:0] model_out
+    input [{sum(inp_w) - 1}:0] model_inp,
+    output reg [{max(out_bits, 1) - 1}:0] model_out
 );
     // verilator lint_off UNUSEDSIGNAL
+    // verilator lint_off WIDTHTRUNC
+    // verilator lint_off WIDTHEXPAND
 {chr(10).join(body)}
+    // verilator lint_on WIDTHEXPAND
+    // verilator lint_on WIDTHTRUNC
     // verilator lint_on UNUSEDSIGNAL
 endmodule
 """
     return text, list(roms.values())
-
-
-def _prefixer(stage: int):  # noqa: ANN202
-    """Renames da4ml's per-stage identifiers (v12, op_12, op_neg_12) to s<stage>_v12, ..."""
-    return lambda text: _NAMES.sub(lambda m: f"s{stage}_{m.group(1)}", text)
-
-
-def _rom_name(m: re.Match[str], core: str) -> str:
-    return f"{core}_rom_{m.group(3)[6:14]}"

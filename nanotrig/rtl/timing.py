@@ -49,7 +49,7 @@ class StagePlan:
         return self.stages + 1
 
 
-def _op_delay(op: Op) -> float:
+def op_delay(op: Op) -> float:
     code = op.opcode
     if code in (-1, 5):  # input, constant
         return 0.0
@@ -80,7 +80,7 @@ def retime(comb: CombLogic, units_per_stage: int) -> CombLogic:
         if abs(op.opcode) == 6:
             parents.append(op.data & 0xFFFFFFFF)
         base = max((ready[p] for p in parents if p >= 0), default=0.0)
-        dt = _op_delay(op)
+        dt = op_delay(op)
         if dt > cut:
             raise ValueError(f"a {dt}-unit operation does not fit a {cut}-unit stage: raise the cutoff")
         lat = base + dt
