@@ -33,6 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--n-train", type=int, default=-1, help="use only the first N training jets")
     p.add_argument("--n-valid", type=int, default=-1, help="use only the first N validation jets")
+    p.add_argument("--init-from", help="start from the weights of this .keras (same C and variant, any N)")
     p.set_defaults(func=_train)
 
     p = sub.add_parser("eval", help="accuracy, AUC, 1/eps_B at 30%% and 50%% signal efficiency")
@@ -88,6 +89,7 @@ def _train(args: argparse.Namespace) -> int:
         seed=args.seed,
         n_train=args.n_train,
         n_valid=args.n_valid,
+        init_from=args.init_from,
     )
     result = train(cfg, log=lambda s: print(s, file=sys.stderr))
     print(json.dumps(result))

@@ -62,6 +62,7 @@ class TrainConfig:
     seed: int = 0
     n_train: int = -1
     n_valid: int = -1
+    init_from: str | None = None  # start from these weights (a .keras of the same C and variant)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -112,6 +113,16 @@ def _compile(model: keras.Model, schedule: PelicanSchedule) -> None:
     # No weight decay (paper); torch's Adam epsilon so imported and native training agree.
     opt = keras.optimizers.AdamW(learning_rate=schedule, weight_decay=0.0, epsilon=1e-8)
     model.compile(optimizer=opt, loss=score_bce, jit_compile=False)  # XLA is slower on CPU here
+
+
+def _copy_weights(path: str, model: keras.Model) -> None:
+    """Weights do not depend on N, so a model trained at one N can start training at another."""
+    src = find_nanopelican(keras.saving.load_model(path, compile=False))
+    dst = find_nanopelican(model)
+    shapes = [tuple(w.shape) for w in src.get_weights()], [tuple(w.shape) for w in dst.get_weights()]
+    if shapes[0] != shapes[1] or src.nalpha != dst.nalpha:
+        raise NanotrigError(f"{path}: its weights do not fit this model (C or variant differ)")
+    dst.set_weights(src.get_weights())
 
 
 def _schedule(cfg: TrainConfig, steps: int) -> PelicanSchedule:
@@ -170,6 +181,9 @@ def train(cfg: TrainConfig, log=print) -> dict[str, Any]:
         model = build_model(
             cfg.n_hidden, cfg.n_constituents, cfg.nobj_avg, cfg.scale, cfg.beams, cfg.nalpha, cfg.dropout
         )
+        if cfg.init_from:
+            _copy_weights(cfg.init_from, model)
+            say(f"weights initialised from {cfg.init_from}")
         _compile(model, _schedule(cfg, steps))
         state = {"config": asdict(cfg), "epoch": 0, "best_loss": None, "best_epoch": 0, "history": []}
         say(f"training {cfg.name}: {len(x_tr)} train jets, {len(x_va)} valid jets, {steps} steps/epoch")
@@ -241,6 +255,7 @@ def finish(cfg: TrainConfig, state: dict[str, Any], say=print) -> dict[str, Any]
         "batch_size": cfg.batch_size,
         "lr": [cfg.lr_init, cfg.lr_final],
         "dropout": cfg.dropout,
+        "initialised_from": cfg.init_from,
         "seconds_per_epoch": float(np.median(secs)) if secs else None,
         "date": dt.date.today().isoformat(),
         **cfg.extra,
