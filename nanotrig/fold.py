@@ -216,7 +216,7 @@ def fold_keras_model(model_or_layer: Any, name: str = "") -> CanonicalModel:
 def fold_keras_file(path: str | Path) -> CanonicalModel:
     import keras
 
-    import nanotrig.model  # noqa: F401  (registers the layer classes for deserialisation)
+    import nanotrig.model.layers  # noqa: F401  (registers the layer classes for deserialisation)
 
     path = Path(path)
     if not path.exists():

@@ -30,6 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=int, default=512)
     p.add_argument("--lr-init", type=float, default=0.01)
     p.add_argument("--lr-final", type=float, default=1e-6)
+    p.add_argument("--warmup", type=int, default=4, help="linear warm-up epochs (default 4)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--n-train", type=int, default=-1, help="use only the first N training jets")
     p.add_argument("--n-valid", type=int, default=-1, help="use only the first N validation jets")
@@ -63,6 +64,8 @@ def _train(args: argparse.Namespace) -> int:
     from nanotrig.model.train import TrainConfig, train
 
     name = args.name or f"c{args.hidden}{'n' if args.nalpha else ''}"
+    if args.warmup < 0:
+        raise NanotrigError(f"--warmup must be >= 0, got {args.warmup}")
     for flag in ("epochs", "batch_size", "hidden", "n_constituents"):
         if getattr(args, flag) < 1:
             raise NanotrigError(f"--{flag.replace('_', '-')} must be >= 1, got {getattr(args, flag)}")
@@ -86,6 +89,7 @@ def _train(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         lr_init=args.lr_init,
         lr_final=args.lr_final,
+        warmup=args.warmup,
         seed=args.seed,
         n_train=args.n_train,
         n_valid=args.n_valid,
@@ -101,7 +105,7 @@ def _scores(model_spec: str, pmu: np.ndarray) -> np.ndarray:
     if str(model_spec).endswith(".keras"):
         import keras
 
-        import nanotrig.model  # noqa: F401  (registers the layers)
+        import nanotrig.model.layers  # noqa: F401  (registers the layers)
         from nanotrig.model.layers import with_dtype
         from nanotrig.model.train import predict_scores
 

@@ -188,6 +188,7 @@ def train(cfg: TrainConfig, log=print) -> dict[str, Any]:
         state = {"config": asdict(cfg), "epoch": 0, "best_loss": None, "best_epoch": 0, "history": []}
         say(f"training {cfg.name}: {len(x_tr)} train jets, {len(x_va)} valid jets, {steps} steps/epoch")
 
+    state["train_jets_per_epoch"] = steps * cfg.batch_size
     for epoch in range(state["epoch"] + 1, cfg.epochs + 1):
         # The epoch's shuffle depends only on (seed, epoch), so a resumed run sees the same batches.
         perm = np.random.default_rng([cfg.seed, epoch]).permutation(len(x_tr))[: steps * cfg.batch_size]
@@ -247,7 +248,7 @@ def finish(cfg: TrainConfig, state: dict[str, Any], say=print) -> dict[str, Any]
     canon.provenance = {
         "trained_with": "nanotrig train",
         "train_file": str(cfg.train),
-        "train_jets": int((len(_load(cfg.train, 1, cfg.n_train)[1]) // cfg.batch_size) * cfg.batch_size),
+        "train_jets": state.get("train_jets_per_epoch"),
         "valid_file": str(cfg.valid),
         "epochs": cfg.epochs,
         "best_epoch": state["best_epoch"],
