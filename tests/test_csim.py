@@ -3,7 +3,6 @@ jet of the shipped sample, 10,000 random jets and the edge cases of the input fo
 
 from __future__ import annotations
 
-import argparse
 import json
 import warnings
 
@@ -11,24 +10,16 @@ import numpy as np
 import pytest
 
 from nanotrig.canonical import random_canonical
+from nanotrig.cli import main as cli_main
 from nanotrig.data import read_jets, sample_path
 from nanotrig.fixed import Emulator, default_spec
 from nanotrig.fixed.testjets import edge_case_jets, random_jets
-from nanotrig.hls import commands
 from nanotrig.hls.csim import build_library
 from nanotrig.hls.project import write_project
 from nanotrig.models import resolve_model, shipped_models
 
 # name -> (C, variant) of the stand-in used while a shipped model is missing
 MODELS = {"c1": (1, "plain"), "c2": (2, "plain"), "c2n": (2, "nalpha")}
-
-
-def cli_main(argv: list[str]) -> int:
-    """`nanotrig <argv>` for the hls/csim sub-commands (parser built as nanotrig.cli builds it)."""
-    parser = argparse.ArgumentParser(prog="nanotrig")
-    commands.register(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(argv)
-    return args.func(args)
 
 
 def _model(name: str):
