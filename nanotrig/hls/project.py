@@ -10,7 +10,6 @@ canonical model and the precision spec.
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -203,8 +202,9 @@ vivado_hls -f build_prj.tcl                  # Vivado HLS 2020.1 (backend Vivado
 vivado -mode batch -source vivado_synth.tcl  # logic synthesis of the exported RTL
 ```
 
-The C testbench (`{p.name}_test.cpp`) reads `tb_data/tb_input_features.dat` and compares with
-`tb_data/tb_output_predictions.dat`, the bit-accurate emulator's scores for the same jets.
+The C testbench (`{p.name}_test.cpp`, hls4ml's) runs the jets of `tb_data/tb_input_features.dat`
+and prints its scores next to `tb_data/tb_output_predictions.dat`, the bit-accurate emulator's
+scores for the same jets (they agree exactly; results in `tb_data/csim_results.log`).
 Without vendor tools, `nanotrig csim` runs the same C++ with g++ and compares every jet.
 
 ## Types (`nanotrig/precision.yaml`; stage sequence in nanotrig/fixed/kernel.py)
@@ -232,8 +232,3 @@ def load_project_model(path: str | Path) -> tuple[CanonicalModel, FixedPointSpec
     except FileNotFoundError as exc:
         raise NanotrigError(f"{path}: not a nanotrig HLS project ({exc.filename} missing)") from None
     return model, spec
-
-
-def summary_json(path: Path, data: dict) -> Path:
-    path.write_text(json.dumps(data, indent=1) + "\n")
-    return path
