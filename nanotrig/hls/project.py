@@ -204,7 +204,8 @@ vivado -mode batch -source vivado_synth.tcl  # logic synthesis of the exported R
 
 The C testbench (`{p.name}_test.cpp`, hls4ml's) runs the jets of `tb_data/tb_input_features.dat`
 and prints its scores next to `tb_data/tb_output_predictions.dat`, the bit-accurate emulator's
-scores for the same jets (they agree exactly; results in `tb_data/csim_results.log`).
+scores for the same jets (results in `tb_data/csim_results.log`; `nanotrig csim` compares the exact
+integers of every jet).
 Without vendor tools, `nanotrig csim` runs the same C++ with g++ and compares every jet.
 
 ## Types (`nanotrig/precision.yaml`; stage sequence in nanotrig/fixed/kernel.py)
