@@ -94,7 +94,7 @@ def build_library(
     for old in out_dir.glob(f"lib{project_name}-*.so"):
         old.unlink()  # one cached build per project
     cxx = os.environ.get("CXX", "g++")
-    tmp = lib.with_suffix(".so.tmp")
+    tmp = lib.with_suffix(f".so.{os.getpid()}.tmp")  # concurrent builds do not collide
     cmd = [cxx, *flags, "-Ifirmware/ap_types", "-Ifirmware", DRIVER, "-o", str(tmp.relative_to(project_dir))]
     start = time.perf_counter()
     proc = subprocess.run(cmd, cwd=project_dir, capture_output=True, text=True)
