@@ -114,9 +114,10 @@ def _scores(model_spec: str, pmu: np.ndarray) -> np.ndarray:
         model = with_dtype(keras.saving.load_model(model_spec, compile=False), "float64")
         n = model.input_shape[1]
         return predict_scores(model, _fit_width(pmu, n).astype(np.float64))
+    from nanotrig.model.scoring import canonical_scores
     from nanotrig.models import resolve_model
 
-    return resolve_model(model_spec).evaluate(pmu)
+    return canonical_scores(resolve_model(model_spec), pmu)
 
 
 def _fit_width(pmu: np.ndarray, n: int) -> np.ndarray:

@@ -25,6 +25,7 @@ from nanotrig import metrics
 from nanotrig.errors import NanotrigError
 from nanotrig.model.layers import build_model, find_nanopelican
 from nanotrig.model.schedule import PelicanSchedule, decay_epochs
+from nanotrig.model.scoring import canonical_scores
 
 
 @keras.saving.register_keras_serializable(package="nanotrig")
@@ -263,7 +264,7 @@ def finish(cfg: TrainConfig, state: dict[str, Any], say=print) -> dict[str, Any]
     }
     if cfg.test:
         x_te, y_te = _load(cfg.test, cfg.n_constituents, -1)
-        w_te = canon.evaluate(x_te)
+        w_te = canonical_scores(canon, x_te)
         canon.metrics = {"test_file": str(cfg.test), **metrics.summary(y_te, w_te)}
         say(f"test {cfg.name}: {json.dumps(canon.metrics)}")
     canon.save(run / f"{cfg.name}.json")
