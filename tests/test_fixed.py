@@ -97,7 +97,8 @@ def test_wide_types_reproduce_the_canonical_maths(sample):
 
 def test_too_narrow_precision_is_reported(sample):
     model = random_canonical(2, 20, seed=1)
-    spec = default_spec(model).with_overrides({"z": "ap_fixed<12,10>"})
+    with pytest.warns(RuntimeWarning, match="stage 'z' ap_fixed<12,10> holds up to 511.75 but"):
+        spec = default_spec(model).with_overrides({"z": "ap_fixed<12,10>"})
     res = emulate(model, sample.pmu[:300], spec)
     assert res.overflows["z"] > 0
     assert all(n == 0 for s, n in res.overflows.items() if s != "z")

@@ -7,6 +7,7 @@ under ``Precision``; a YAML file holds the same dict. Stage names are those of
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -74,6 +75,15 @@ class FixedPointSpec:
             if stage not in ALL_KEYS:
                 raise PrecisionError(f"{where}: unknown stage {stage!r} (stages: {', '.join(ALL_KEYS)})")
             types[stage] = FixedType.parse(str(text), where=f"{where}: stage {stage!r}")
+        seen = self.provenance.get("max_abs", {})
+        for stage in prec:
+            if stage in seen and seen[stage] > types[stage].max_value:
+                warnings.warn(
+                    f"{where}: stage {stage!r} {types[stage]} holds up to {types[stage].max_value:g} but the "
+                    f"range analysis saw {seen[stage]:g}: expect overflows (counted per stage)",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
         prov = dict(self.provenance)
         prov["overridden"] = sorted(set(prov.get("overridden", [])) | set(prec))
         return FixedPointSpec(types, prov)
