@@ -144,3 +144,13 @@ def test_hls4ml_compile_and_predict_is_the_csim(tmp_path, sample):
     res = emulate(canonical, sample.pmu[:300])
     y = np.asarray(hm.predict(np.ascontiguousarray(res.inputs.values.reshape(300, -1)))).ravel()
     assert np.array_equal(y, res.scores)
+
+
+def test_reuse_factor_sets_ii_and_multiplier_limit(tmp_path, sample):
+    model = random_canonical(2, 20, seed=4, name="rf")
+    p = write_project(model, default_spec(model), tmp_path / "rf", sample.pmu[:10], reuse_factor=4)
+    top = (p.path / "firmware" / "nanopelican.cpp").read_text()
+    params = (p.path / "firmware" / "parameters.h").read_text()
+    assert "#pragma HLS PIPELINE II=4" in top
+    assert "static const unsigned reuse_factor = 4;" in params
+    assert "static const unsigned multiplier_limit = 190;" in params  # 4 x 190 pair products / 4
