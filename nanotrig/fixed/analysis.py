@@ -27,7 +27,7 @@ import numpy as np
 from nanotrig.canonical import CanonicalModel
 from nanotrig.errors import NanotrigError
 from nanotrig.fixed.hwmodel import coefficient_tables, coefficient_type, quantize_coefficients
-from nanotrig.fixed.kernel import COEF_NAMES, UNSIGNED_STAGES, run_kernel
+from nanotrig.fixed.kernel import COEF_NAMES, UNSIGNED_STAGES, batch_size, run_kernel
 from nanotrig.fixed.ops import RangeOps
 from nanotrig.fixed.quantize import quantize_inputs
 from nanotrig.fixed.spec import FixedPointSpec
@@ -73,8 +73,9 @@ def stage_ranges(model: CanonicalModel, pmu: np.ndarray, opts: DeriveOptions) ->
     qcoefs = {name: raw[name] * ctypes["w_" + name].lsb for name in COEF_NAMES}
     ops = RangeOps(qcoefs)
     q = quantize_inputs(pmu, tin, model.n_constituents)
-    for start in range(0, q.words.shape[0], 2048):
-        run_kernel(ops, q.values[start : start + 2048], [ch.sign for ch in model.channels], model.beams)
+    step = batch_size(model.n_particles)
+    for start in range(0, q.words.shape[0], step):
+        run_kernel(ops, q.values[start : start + step], [ch.sign for ch in model.channels], model.beams)
     return ops.max_abs
 
 

@@ -16,7 +16,7 @@ from tqdm import tqdm
 
 from nanotrig.canonical import CanonicalModel
 from nanotrig.fixed.hwmodel import coefficient_tables, quantize_coefficients
-from nanotrig.fixed.kernel import STAGES, run_kernel
+from nanotrig.fixed.kernel import STAGES, batch_size, run_kernel
 from nanotrig.fixed.ops import Fx, IntOps
 from nanotrig.fixed.quantize import QuantizedInputs, quantize_inputs
 from nanotrig.fixed.spec import FixedPointSpec
@@ -55,15 +55,18 @@ class Emulator:
         self.coefs = quantize_coefficients(coefficient_tables(model), spec.types)
         self.signs = [ch.sign for ch in model.channels]
 
-    def run(self, pmu: np.ndarray, chunk: int = 2048, progress: bool = False) -> EmulatorResult:
+    def run(self, pmu: np.ndarray, chunk: int | None = None, progress: bool = False) -> EmulatorResult:
         q = quantize_inputs(pmu, self.spec["input"], self.model.n_constituents)
         return self.run_words(q, chunk, progress)
 
-    def run_words(self, q: QuantizedInputs, chunk: int = 2048, progress: bool = False) -> EmulatorResult:
+    def run_words(
+        self, q: QuantizedInputs, chunk: int | None = None, progress: bool = False
+    ) -> EmulatorResult:
         ops = IntOps(self.spec.types, self.coefs)
         ops.overflows = dict.fromkeys(STAGES[1:], 0)
         raws = []
         f_in, w_in = self.spec["input"].frac, self.spec["input"].width
+        chunk = chunk or batch_size(self.model.n_particles)
         starts = range(0, q.words.shape[0], chunk)
         for start in tqdm(starts, desc="emulator", unit="chunk", disable=not progress):
             words = Fx(q.words[start : start + chunk], f_in, w_in)

@@ -54,6 +54,11 @@ COEF_NAMES = (
 UNSIGNED_STAGES = ("A", "D")  # sums of ReLUs
 
 
+def batch_size(n_particles: int, budget: int = 1 << 22) -> int:
+    """Jets per batch so that one (B, P, P) array stays near ``budget`` entries (32 MiB of int64)."""
+    return max(16, min(4096, budget // max(n_particles * n_particles, 1)))
+
+
 def pair_index(n: int, beams: bool) -> np.ndarray:
     """(P, P) index into the vector [0, d_+-, d_+k (N), d_-k (N), d_ij (i<j)] (beams) or
     [0, d_ij (i<j)] (no beams): the symmetric d matrix is wiring, each value computed once."""
