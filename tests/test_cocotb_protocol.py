@@ -23,7 +23,7 @@ N = 3
 def small(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
     model = random_canonical(2, N, seed=11, name="small")
     spec = default_spec(model)
-    build = build_rtl(model, spec, tmp_path_factory.mktemp("rtl"), vhdl=False)
+    build = build_rtl(model, spec, tmp_path_factory.mktemp("rtl"))
     tin = spec["input"]
     jets = np.concatenate([random_jets(300, N, tin, seed=5)[:, : N + 2], edge_case_jets(N, tin)[:, : N + 2]])
     return model, spec, build, jets
@@ -47,6 +47,17 @@ def test_bubbles_and_resets_mid_traffic(sim: str, small, tmp_path: Path) -> None
     assert r["latency_cycles"] == build.latency_cycles
     assert r["flushed_by_reset"] > 0  # the resets did hit jets in flight
     assert r["jets"] + r["flushed_by_reset"] == len(jets)
+
+
+def test_vhdl_equals_emulator_in_ghdl(small, tmp_path: Path) -> None:  # noqa: ANN001
+    if not have_simulator("ghdl"):
+        pytest.skip("ghdl not installed (optional: sudo apt-get install ghdl)")
+    model, spec, build, jets = small
+    r = simulate_jets(
+        build, model, spec, jets[:120], "ghdl", tmp_path, bubble_prob=0.2, resets=(0.5,), seed=2
+    )
+    assert r["mismatches"] == 0 and r["latency_errors"] == 0 and r["missing"] == 0 and r["unexpected"] == 0
+    assert r["latency_cycles"] == build.latency_cycles and r["jets"] + r["flushed_by_reset"] == 120
 
 
 def test_back_to_back_traffic_keeps_one_output_per_cycle(small, tmp_path: Path) -> None:  # noqa: ANN001

