@@ -146,12 +146,13 @@ def cmd_report(args: argparse.Namespace) -> int:
     else:
         print(format_report(rep))
         if args.scan_n:
-            print("\nN scan (same weights; Yosys estimate):")
-            print("    N  cycles     DSP       LUT        FF")
+            print("\nN scan (same weights; Yosys estimate, da4ml estimate in brackets):")
+            print("    N  cycles     DSP                LUT                 FF")
             for r in rep["scan_n"]:
                 print(
-                    f"  {r['n_constituents']:3d}  {r['latency_cycles']:6d}  {_fmt(r['dsp']):>6}  "
-                    f"{_fmt(r['lut']):>8}  {_fmt(r['ff']):>8}"
+                    f"  {r['n_constituents']:3d}  {r['latency_cycles']:6d}  {_fmt(r['dsp']):>6} "
+                    f"[{r['da4ml_products']:>5}]  {_fmt(r['lut']):>8} [{r['da4ml_lut']:>7,.0f}]  "
+                    f"{_fmt(r['ff']):>8} [{r['da4ml_reg_bits']:>7,}]"
                 )
             print(f"plot: {rep['scan_plot']} (+ .json)")
     return 0

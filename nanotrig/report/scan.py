@@ -26,7 +26,15 @@ def scan_constituents(
     rows = []
     for n in tqdm(ns, desc="N scan", unit="N"):
         rep = make_report(with_constituents(model, n), work_dir / f"N{n}", clock_mhz=clock_mhz, yosys=yosys)
-        rows.append({k: rep.get(k) for k in _KEYS})
+        row = {k: rep.get(k) for k in _KEYS}
+        # da4ml's own numbers exist without synthesis: LUT-eq of adders/muxes, products (= DSPs),
+        # register bits
+        row.update(
+            da4ml_lut=rep["da4ml"]["cost_without_products"],
+            da4ml_products=rep["da4ml"]["products"],
+            da4ml_reg_bits=rep["da4ml"]["reg_bits"],
+        )
+        rows.append(row)
     return rows
 
 
@@ -35,21 +43,28 @@ def plot_scan(rows: list[dict[str, Any]], out_png: Path, title: str, period_ns: 
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     ns = [r["n_constituents"] for r in rows]
     fig, (ax_r, ax_l) = plt.subplots(1, 2, figsize=(10, 4))
-    for key, label in (("lut", "LUT"), ("ff", "FF"), ("dsp", "DSP48E2")):
-        vals = [r[key] for r in rows]
-        if all(v is not None for v in vals):
-            ax_r.plot(ns, vals, "o-", label=label)
+    for i, (key, est, label) in enumerate(
+        (("lut", "da4ml_lut", "LUT"), ("ff", "da4ml_reg_bits", "FF"), ("dsp", "da4ml_products", "DSP48E2"))
+    ):
+        pts = [(n, r[key]) for n, r in zip(ns, rows, strict=True) if r.get(key) is not None]
+        if pts:
+            ax_r.plot(*zip(*pts, strict=True), "o-", color=f"C{i}", label=f"{label} (Yosys)")
+        ax_r.plot(
+            ns, [r[est] for r in rows], "x--", color=f"C{i}", alpha=0.6, label=f"{label} (da4ml estimate)"
+        )
     ax_r.set_yscale("log")
     ax_r.set_xlabel("constituents N (+ 2 beams)")
-    ax_r.set_ylabel("count (Yosys estimate, xcup)")
+    ax_r.set_ylabel("count")
+    ax_r.legend(fontsize=7)
     ax_r.grid(alpha=0.3)
-    ax_r.legend()
     ax_l.plot(ns, [r["latency_cycles"] for r in rows], "o-", color="C3")
     ax_l.set_xlabel("constituents N (+ 2 beams)")
     ax_l.set_ylabel("latency [cycles]")
+    ax_l.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax_l.grid(alpha=0.3)
     sec = ax_l.secondary_yaxis("right", functions=(lambda c: c * period_ns, lambda t: t / period_ns))
     sec.set_ylabel(f"latency [ns] at {1000.0 / period_ns:g} MHz")

@@ -33,7 +33,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     s.add_argument("model", help="shipped model name (c2) or model file")
     s.add_argument("--data", required=True, type=Path, help="jet file (either reference layout)")
-    s.add_argument("--sim", choices=("icarus", "verilator"), default="icarus")
+    s.add_argument(
+        "--sim", choices=("icarus", "verilator", "ghdl"), default="icarus", help="ghdl runs the VHDL sources"
+    )
     s.add_argument("--jets", type=int, default=None, help="use the first JETS jets (default: all)")
     s.add_argument("--bubbles", type=float, default=0.0, help="probability of an idle cycle between jets")
     s.add_argument("--reset-mid", action="store_true", help="pulse reset in the middle of the traffic")
@@ -90,7 +92,7 @@ def cmd_rtlsim(args: argparse.Namespace) -> int:
     jets = read_jets(args.data, n_constituents=model.n_constituents, stop=args.jets)
     if len(jets) == 0:
         raise NanotrigError(f"{args.data}: no jets")
-    build = build_rtl(model, spec, work / "rtl", clock_mhz=args.clock, vhdl=False)
+    build = build_rtl(model, spec, work / "rtl", clock_mhz=args.clock, vhdl=args.sim == "ghdl")
     res = simulate_jets(
         build,
         model,
