@@ -9,6 +9,7 @@ import warnings
 import numpy as np
 import pytest
 
+from nanotrig import metrics
 from nanotrig.canonical import random_canonical
 from nanotrig.cli import main as cli_main
 from nanotrig.data import read_jets, sample_path
@@ -66,6 +67,8 @@ def test_csim_is_bit_exact(projects, tmp_path_factory, name):
         assert bad.size == 0, f"{name} {what}: {bad.size} of {len(pmu)} jets differ, first {bad[:5]}"
         if what == "sample":
             assert res.total_overflows == 0, res.overflow_report()
+            auc_float = metrics.auc(jets.is_signal, model.evaluate(pmu))
+            assert abs(metrics.auc(jets.is_signal, res.scores) - auc_float) < 0.002
         if (
             what == "edge"
         ):  # the largest energies overflow the data-derived types: counted, and still bit-exact

@@ -153,3 +153,22 @@ def test_emulate_scores_warns_instead_of_hiding_overflow():
     with pytest.warns(RuntimeWarning, match=r"d: \d+ values did not fit"):
         w = emulate_scores(model, edge)
     assert w.shape == (len(edge),)
+
+
+def test_coefficient_roms_keep_relative_precision_over_decades():
+    """A ROM over M spanning decades (N^alpha) keeps `weight_bits` significant bits in every entry."""
+    from nanotrig.fixed.analysis import coefficient_types
+    from nanotrig.fixed.hwmodel import coefficient_tables, coefficient_type, quantize_coefficients
+
+    table = np.array([[1.2e-2, 4.1e-3, 1.1e-3, 2.1e-5], [-0.23, -0.05, -0.004, -1.0e-3]])
+    t = coefficient_type(table, 12, "out_pair")
+    q = np.floor(table * 2.0**t.frac + 0.5) * t.lsb
+    assert np.all(np.abs(q - table) <= 2.0**-11 * np.abs(table))
+    model = random_canonical(2, 20, "nalpha", seed=2)
+    model.channels[0].out_pair = [[0.0759, -2.65]]  # a trained c2n's steep channel
+    types = coefficient_types(model, 12)
+    tables = coefficient_tables(model)
+    raw = quantize_coefficients(tables, types)
+    for name, tab in tables.items():
+        back = raw[name] * types["w_" + name].lsb
+        assert np.all(np.abs(back - tab) <= 2.0**-11 * np.abs(tab) + 1e-300), name

@@ -42,15 +42,24 @@ def coefficient_tables(model: CanonicalModel) -> dict[str, np.ndarray]:
     return tables
 
 
+MAX_COEF_BITS = 26  # a ROM word times an 18-bit operand still fits one DSP48 (27 x 18)
+
+
 def coefficient_type(values: np.ndarray, width: int, name: str) -> FixedType:
-    """Signed type of ``width`` bits whose range just holds max |values| (rounded)."""
-    big = float(np.max(np.abs(values))) if values.size else 0.0
-    if big == 0.0:
+    """Signed type whose range just holds max |values| and that keeps ``width`` significant bits
+    for the smallest nonzero entry too: a ROM over M (the N^alpha variant) can span several
+    decades, and one shared LSB sized for the largest entry would round the small ones to zero.
+    Capped at MAX_COEF_BITS (never below ``width``)."""
+    mags = np.abs(values[values != 0])
+    if mags.size == 0:
         return FixedType(width, 1)
+    big, small = float(mags.max()), float(mags.min())
+    extra = math.ceil(math.log2(big / small)) if big > small else 0
+    total = max(width, min(width + extra, MAX_COEF_BITS))
     integer = math.floor(math.log2(big)) + 2  # one sign bit
-    t = FixedType(width, integer)
+    t = FixedType(total, integer)
     if np.max(np.abs(np.floor(values * 2.0**t.frac + 0.5))) > t.max_int:
-        t = FixedType(width, integer + 1)
+        t = FixedType(total, integer + 1)
     return t
 
 
