@@ -66,3 +66,25 @@ def test_report_json_has_the_promised_keys_and_vendor_numbers(
     text = capsys.readouterr().out
     assert "Yosys estimate" in text
     assert "1,080" in text  # the vendor column: Vivado synthesis DSPs
+
+
+def test_bits_scan_trades_auc_for_luts(model_file: Path, tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    args = ["report", str(model_file), "--work", str(tmp_path / "w"), "--no-yosys", "--scan-bits", "4,16"]
+    assert main([*args, "--plot-dir", str(tmp_path / "plots"), "--json"]) == 0
+    scan = json.loads(capsys.readouterr().out)["scan_bits"]
+    assert scan["jets"] == 4000 and [r["bits"] for r in scan["rows"]] == [4, 16]
+    narrow, wide = scan["rows"]
+    assert abs(wide["auc"] - scan["float"]["auc"]) < 2e-3  # wide internals reproduce the float model
+    assert narrow["da4ml_lut"] < wide["da4ml_lut"]
+    assert narrow["types"]["z"] != wide["types"]["z"]
+    png = tmp_path / "plots" / "tiny_scan_bits.png"
+    assert png.stat().st_size > 10_000
+    assert json.loads(png.with_suffix(".json").read_text())["rows"][1]["bits"] == 16
+    # the text report prints one row per width; a second run reuses the cached RTL
+    assert main(args) == 0
+    assert "bits scan on 4,000 jets" in capsys.readouterr().out
+
+
+def test_bits_scan_rejects_a_malformed_list(model_file: Path, capsys) -> None:  # noqa: ANN001
+    assert main(["report", str(model_file), "--no-yosys", "--scan-bits", "12,x"]) == 2
+    assert "--scan-bits must be comma-separated integers, got '12,x'" in capsys.readouterr().err

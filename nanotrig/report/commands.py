@@ -32,7 +32,16 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="also scan the number of constituents, e.g. 8,12,16,20,24,32 (same weights, plots saved)",
     )
-    p.add_argument("--plot-dir", type=Path, default=None, help="where the scan's PNG/JSON go (default: work)")
+    p.add_argument(
+        "--scan-bits",
+        default=None,
+        help="also scan the internal significant bits, e.g. 8,10,12,15,18: fixed-point AUC on --data "
+        "against da4ml's LUT estimate (Yosys too unless --no-yosys; minutes per point)",
+    )
+    p.add_argument(
+        "--data", type=Path, default=None, help="jets for --scan-bits (default: the shipped sample)"
+    )
+    p.add_argument("--plot-dir", type=Path, default=None, help="where the scans' PNG/JSON go (default: work)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(func=cmd_report)
 
@@ -105,10 +114,49 @@ def format_report(rep: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _int_list(text: str, flag: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(x) for x in text.split(","))
+    except ValueError:
+        raise NanotrigError(f"{flag} must be comma-separated integers, got {text!r}") from None
+    if any(v < 1 for v in values):
+        raise NanotrigError(f"{flag} values must be positive, got {text!r}")
+    return values
+
+
+def _bits_scan(
+    args: argparse.Namespace, bits: tuple[int, ...], model: Any, name: str, work: Path
+) -> dict[str, Any]:
+    from nanotrig.data import read_jets, sample_path
+    from nanotrig.report.bits_scan import plot_bits_scan, scan_bits
+
+    jets = read_jets(args.data or sample_path(), n_constituents=model.n_constituents)
+    scan = scan_bits(
+        model,
+        bits,
+        jets.pmu,
+        jets.is_signal,
+        work / "scan_bits",
+        clock_mhz=args.clock,
+        yosys=not args.no_yosys,
+    )
+    scan["data"] = str(args.data) if args.data else "the shipped sample"
+    png = plot_bits_scan(
+        scan,
+        (args.plot_dir or work) / f"{name}_scan_bits.png",
+        f"{name}: internal precision vs physics ({Path(scan['data']).name}) and resources",
+    )
+    scan["plot"] = str(png)
+    return scan
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from nanotrig.models import resolve_model
     from nanotrig.report.collect import default_spec_for, make_report
 
+    # argument errors before any work
+    ns = _int_list(args.scan_n, "--scan-n") if args.scan_n else ()
+    bits = _int_list(args.scan_bits, "--scan-bits") if args.scan_bits else ()
     model = resolve_model(args.model)
     name = model.name or Path(args.model).stem
     work = args.work or DEFAULT_WORK / name
@@ -123,15 +171,9 @@ def cmd_report(args: argparse.Namespace) -> int:
         yosys=not args.no_yosys,
         force=args.force,
     )
-    if args.scan_n:
+    if ns:
         from nanotrig.report.scan import plot_scan, scan_constituents
 
-        try:
-            ns = tuple(int(x) for x in args.scan_n.split(","))
-        except ValueError:
-            raise NanotrigError(f"--scan-n must be comma-separated integers, got {args.scan_n!r}") from None
-        if any(n < 1 for n in ns):
-            raise NanotrigError(f"--scan-n values must be positive, got {args.scan_n!r}")
         rows = scan_constituents(model, ns, work / "scan", clock_mhz=args.clock, yosys=not args.no_yosys)
         png = plot_scan(
             rows,
@@ -141,6 +183,8 @@ def cmd_report(args: argparse.Namespace) -> int:
         )
         rep["scan_n"] = rows
         rep["scan_plot"] = str(png)
+    if bits:
+        rep["scan_bits"] = _bits_scan(args, bits, model, name, work)
     if args.json:
         print(json.dumps(rep, indent=1))
     else:
@@ -155,4 +199,24 @@ def cmd_report(args: argparse.Namespace) -> int:
                     f"{_fmt(r['ff']):>8} [{r['da4ml_reg_bits']:>7,}]"
                 )
             print(f"plot: {rep['scan_plot']} (+ .json)")
+        if args.scan_bits:
+            print(format_bits_scan(rep["scan_bits"]))
     return 0
+
+
+def format_bits_scan(scan: dict[str, Any]) -> str:
+    f = scan["float"]
+    lines = [
+        f"\nbits scan on {scan['jets']:,} jets ({scan['data']}); float: AUC {f['auc']:.5f}, "
+        f"accuracy {f['accuracy']:.4f}, 1/eps_B@30% {f['rejection_30']:.1f}",
+        "  bits  z type             AUC     dAUC   1/eps_B@30%  overflows  cycles"
+        "  LUT-eq (da4ml)  LUT (Yosys)",
+    ]
+    for r in scan["rows"]:
+        lines.append(
+            f"  {r['bits']:4d}  {r['types']['z']:<16} {r['auc']:.5f}  {r['auc'] - f['auc']:+.5f}  "
+            f"{r['rejection_30']:11.1f}  {r['overflows']:9d}  {r['latency_cycles']:6d}  "
+            f"{r['da4ml_lut']:>14,.0f}  {_fmt(r['lut']):>11}"
+        )
+    lines.append(f"plot: {scan['plot']} (+ .json)")
+    return "\n".join(lines)

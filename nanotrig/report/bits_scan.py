@@ -1,0 +1,114 @@
+"""Physics against hardware as the internal precision narrows: AUC vs bits vs resources.
+
+One knob, the number of significant bits every internal stage keeps below its largest value
+(``DeriveOptions.pair_bits = diag_bits = sum_bits``, see ``nanotrig.fixed.analysis``); the input
+word, the weights and the result keep their defaults, so the scan isolates what the adders cost.
+Per width: the emulator's accuracy / AUC / 1/eps_B@30 % and overflow count on the given jets,
+the RTL's latency and da4ml's cost estimate, and Yosys counts when asked (minutes per point).
+Each point's RTL and Yosys result is cached in its own folder, so an interrupted scan resumes.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from nanotrig import metrics
+from nanotrig.canonical import CanonicalModel
+from nanotrig.fixed.analysis import DeriveOptions, default_spec
+from nanotrig.fixed.emulator import Emulator
+from nanotrig.report.collect import make_report
+
+DEFAULT_BITS = (8, 10, 12, 15, 18)
+
+
+def spec_for_bits(model: CanonicalModel, bits: int):
+    base = DeriveOptions()
+    return default_spec(model, replace(base, pair_bits=bits, diag_bits=bits, sum_bits=bits))
+
+
+def scan_bits(
+    model: CanonicalModel,
+    bits: tuple[int, ...],
+    pmu: np.ndarray,
+    labels: np.ndarray,
+    work_dir: Path,
+    clock_mhz: float = 200.0,
+    yosys: bool = False,
+) -> dict[str, Any]:
+    """Float reference once, then one row per width (``work_dir/b<bits>`` caches the RTL)."""
+    ref = metrics.summary(labels, model.evaluate(pmu))
+    rows = []
+    for b in tqdm(bits, desc="bits scan", unit="width"):
+        spec = spec_for_bits(model, b)
+        emu = Emulator(model, spec).run(pmu)
+        phys = metrics.summary(labels, emu.scores)
+        rep = make_report(model, work_dir / f"b{b}", spec, clock_mhz=clock_mhz, yosys=yosys)
+        rows.append(
+            {
+                "bits": b,
+                "accuracy": phys["accuracy"],
+                "auc": phys["auc"],
+                "rejection_30": phys["rejection_30"],
+                "overflows": emu.total_overflows,
+                "types": {s: str(spec[s]) for s in ("d", "z", "y", "A", "D")},
+                "latency_cycles": rep["latency_cycles"],
+                "dsp": rep["dsp"],
+                "lut": rep["lut"],
+                "ff": rep["ff"],
+                "da4ml_lut": rep["da4ml"]["cost_without_products"],
+                "da4ml_products": rep["da4ml"]["products"],
+                "da4ml_reg_bits": rep["da4ml"]["reg_bits"],
+            }
+        )
+    return {"jets": int(len(labels)), "float": ref, "rows": rows}
+
+
+def plot_bits_scan(scan: dict[str, Any], out_png: Path, title: str) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows, ref = scan["rows"], scan["float"]
+    bits = [r["bits"] for r in rows]
+    lut_est = [r["da4ml_lut"] for r in rows]
+    fig, (ax_a, ax_r, ax_t) = plt.subplots(1, 3, figsize=(14, 4))
+    ax_a.plot(bits, [r["auc"] for r in rows], "o-", label="fixed point (emulator)")
+    ax_a.axhline(ref["auc"], color="k", ls="--", lw=1, label=f"float {ref['auc']:.4f}")
+    ax_a.set_xlabel("internal significant bits")
+    ax_a.set_ylabel(f"AUC ({scan['jets']:,} jets)")
+    ax_a.legend(fontsize=8)
+    ax_a.grid(alpha=0.3)
+
+    ax_r.plot(bits, lut_est, "x--", color="C1", label="LUT-eq (da4ml estimate)")
+    yosys_pts = [(r["bits"], r["lut"]) for r in rows if r.get("lut") is not None]
+    if yosys_pts:
+        ax_r.plot(*zip(*yosys_pts, strict=True), "o-", color="C1", label="LUT (Yosys)")
+    ax_r.plot(bits, [r["da4ml_reg_bits"] for r in rows], "x--", color="C2", label="register bits (da4ml)")
+    ax_r.set_xlabel("internal significant bits")
+    ax_r.set_ylabel("count")
+    ax_r.legend(fontsize=8)
+    ax_r.grid(alpha=0.3)
+
+    ax_t.plot(lut_est, [r["auc"] for r in rows], "o-")
+    for r, x in zip(rows, lut_est, strict=True):
+        ax_t.annotate(
+            f"{r['bits']} b", (x, r["auc"]), textcoords="offset points", xytext=(4, -10), fontsize=8
+        )
+    ax_t.axhline(ref["auc"], color="k", ls="--", lw=1)
+    ax_t.set_xlabel("LUT-eq (da4ml estimate)")
+    ax_t.set_ylabel("AUC")
+    ax_t.grid(alpha=0.3)
+    fig.suptitle(title)
+    fig.tight_layout()
+    out_png.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out_png, dpi=120)
+    plt.close(fig)
+    out_png.with_suffix(".json").write_text(json.dumps({"title": title, **scan}, indent=1) + "\n")
+    return out_png
