@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 need_deb=()
 command -v iverilog >/dev/null 2>&1 || need_deb+=(iverilog)
 command -v yosys >/dev/null 2>&1 || need_deb+=(yosys)
+command -v ghdl >/dev/null 2>&1 || need_deb+=(ghdl)  # simulates the VHDL twin of the RTL
 if ((${#need_deb[@]})); then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
         echo "[bootstrap] installing Debian packages: ${need_deb[*]}"
@@ -14,7 +15,7 @@ if ((${#need_deb[@]})); then
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_deb[@]}" >/dev/null
     else
         echo "[bootstrap] WARNING: ${need_deb[*]} missing and not root: install them with" >&2
-        echo "            sudo apt-get install ${need_deb[*]}   (RTL simulation and Yosys reports need them)" >&2
+        echo "            sudo apt-get install ${need_deb[*]}   (RTL simulation, Yosys reports and the VHDL test need them)" >&2
     fi
 fi
 
