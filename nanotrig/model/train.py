@@ -81,7 +81,10 @@ def _load(path: str, n_constituents: int, limit: int) -> tuple[np.ndarray, np.nd
 def predict_scores(model: keras.Model, pmu: np.ndarray, batch_size: int = 4096) -> np.ndarray:
     """Inference-mode scores w (float64), in input order."""
     out = [
-        np.asarray(model(pmu[i : i + batch_size], training=False), dtype=np.float64).reshape(-1)
+        # convert_to_numpy: a torch-backend output still carries autograd state
+        keras.ops.convert_to_numpy(model(pmu[i : i + batch_size], training=False))
+        .astype(np.float64)
+        .reshape(-1)
         for i in range(0, len(pmu), batch_size)
     ]
     return np.concatenate(out) if out else np.zeros(0)
