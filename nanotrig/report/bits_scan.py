@@ -22,12 +22,14 @@ from nanotrig import metrics
 from nanotrig.canonical import CanonicalModel
 from nanotrig.fixed.analysis import DeriveOptions, default_spec
 from nanotrig.fixed.emulator import Emulator
+from nanotrig.fixed.spec import FixedPointSpec
 from nanotrig.report.collect import make_report
 
 DEFAULT_BITS = (8, 10, 12, 15, 18)
 
 
-def spec_for_bits(model: CanonicalModel, bits: int):
+def spec_for_bits(model: CanonicalModel, bits: int) -> FixedPointSpec:
+    """The default spec with ``bits`` internal significant bits (quoted at N = 20, see analysis)."""
     base = DeriveOptions()
     return default_spec(model, replace(base, pair_bits=bits, diag_bits=bits, sum_bits=bits))
 

@@ -141,6 +141,7 @@ def _bits_scan(
         yosys=not args.no_yosys,
     )
     scan["data"] = str(args.data) if args.data else "the shipped sample"
+    scan["jets_truncated"] = jets.n_truncated  # cut to the leading N constituents on reading
     png = plot_bits_scan(
         scan,
         (args.plot_dir or work) / f"{name}_scan_bits.png",
@@ -208,7 +209,8 @@ def format_bits_scan(scan: dict[str, Any]) -> str:
     f = scan["float"]
     lines = [
         f"\nbits scan on {scan['jets']:,} jets ({scan['data']}); float: AUC {f['auc']:.5f}, "
-        f"accuracy {f['accuracy']:.4f}, 1/eps_B@30% {f['rejection_30']:.1f}",
+        f"accuracy {f['accuracy']:.4f}, 1/eps_B@30% {f['rejection_30']:.1f}; "
+        f"{scan['jets_truncated']:,} jets had more constituents than N and kept the leading N",
         "  bits  z type             AUC     dAUC   1/eps_B@30%  overflows  cycles"
         "  LUT-eq (da4ml)  LUT (Yosys)",
     ]
