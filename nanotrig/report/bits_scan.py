@@ -23,7 +23,9 @@ from nanotrig.canonical import CanonicalModel
 from nanotrig.fixed.analysis import DeriveOptions, default_spec
 from nanotrig.fixed.emulator import Emulator
 from nanotrig.fixed.spec import FixedPointSpec
+from nanotrig.model.scoring import canonical_scores
 from nanotrig.report.collect import make_report
+from nanotrig.report.scan import da4ml_columns
 
 DEFAULT_BITS = (8, 10, 12, 15, 18)
 
@@ -44,7 +46,7 @@ def scan_bits(
     yosys: bool = False,
 ) -> dict[str, Any]:
     """Float reference once, then one row per width (``work_dir/b<bits>`` caches the RTL)."""
-    ref = metrics.summary(labels, model.evaluate(pmu))
+    ref = metrics.summary(labels, canonical_scores(model, pmu))  # chunked: N = 80 needs it
     rows = []
     for b in tqdm(bits, desc="bits scan", unit="width"):
         spec = spec_for_bits(model, b)
@@ -63,9 +65,7 @@ def scan_bits(
                 "dsp": rep["dsp"],
                 "lut": rep["lut"],
                 "ff": rep["ff"],
-                "da4ml_lut": rep["da4ml"]["cost_without_products"],
-                "da4ml_products": rep["da4ml"]["products"],
-                "da4ml_reg_bits": rep["da4ml"]["reg_bits"],
+                **da4ml_columns(rep),
             }
         )
     return {"jets": int(len(labels)), "float": ref, "rows": rows}

@@ -15,6 +15,17 @@ DEFAULT_NS = (8, 12, 16, 20, 24, 32)
 _KEYS = ("n_constituents", "latency_cycles", "latency_ns", "dsp", "lut", "ff", "carry", "yosys_seconds")
 
 
+def da4ml_columns(rep: dict[str, Any]) -> dict[str, Any]:
+    """da4ml's own numbers, which exist without synthesis: LUT-eq of adders/muxes, products
+    (= DSPs), register bits."""
+    d = rep["da4ml"]
+    return {
+        "da4ml_lut": d["cost_without_products"],
+        "da4ml_products": d["products"],
+        "da4ml_reg_bits": d["reg_bits"],
+    }
+
+
 def scan_constituents(
     model: CanonicalModel,
     ns: tuple[int, ...],
@@ -26,15 +37,7 @@ def scan_constituents(
     rows = []
     for n in tqdm(ns, desc="N scan", unit="N"):
         rep = make_report(with_constituents(model, n), work_dir / f"N{n}", clock_mhz=clock_mhz, yosys=yosys)
-        row = {k: rep.get(k) for k in _KEYS}
-        # da4ml's own numbers exist without synthesis: LUT-eq of adders/muxes, products (= DSPs),
-        # register bits
-        row.update(
-            da4ml_lut=rep["da4ml"]["cost_without_products"],
-            da4ml_products=rep["da4ml"]["products"],
-            da4ml_reg_bits=rep["da4ml"]["reg_bits"],
-        )
-        rows.append(row)
+        rows.append({**{k: rep.get(k) for k in _KEYS}, **da4ml_columns(rep)})
     return rows
 
 
