@@ -21,6 +21,8 @@ STAT = {
                 "LUT6": 12,
                 "SRL16E": 3,
                 "MUXF7": 5,
+                "RAMB18E2": 3,
+                "RAMB36E2": 2,
             }
         }
     }
@@ -30,7 +32,19 @@ STAT = {
 def test_cell_counts_are_grouped_like_vivado() -> None:
     cells = parse_stat_json(json.dumps(STAT), "nanopelican")
     c = count_cells(cells)
-    assert c == {"lut": 45, "ff": 102, "dsp": 4, "carry": 7, "bram": 0, "srl": 3}
+    assert c == {"lut": 45, "ff": 102, "dsp": 4, "carry": 7, "bram": 5, "bram18": 7, "srl": 3}
+
+
+def test_device_fraction_is_the_scarcest_resource_of_the_part() -> None:
+    from nanotrig.report.device import device_fraction, part_for, scarcest
+
+    c2 = {"lut": 102_747, "ff": 65_498, "dsp": 760, "bram18": 0}
+    assert device_fraction(c2, "xcvu13p-flga2577-2-e") == pytest.approx(760 / 12_288)
+    assert scarcest(c2) == "dsp"
+    assert device_fraction({"lut": 1_728_000 // 2, "dsp": 1}) == pytest.approx(0.5)
+    assert device_fraction({"lut": None}) is None
+    with pytest.raises(NanotrigError, match="unknown FPGA part 'xc7z020'"):
+        part_for("xc7z020")
 
 
 def test_bad_statistics_name_the_problem() -> None:

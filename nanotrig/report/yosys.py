@@ -22,7 +22,8 @@ _SRL = re.compile(r"^SRL(16E|C32E)$")
 _FF = re.compile(r"^FD[RSCP]E$")
 _CARRY = re.compile(r"^CARRY[48]$")
 _DSP = re.compile(r"^DSP48E[12]$")
-_BRAM = re.compile(r"^RAMB(18|36)E[12]$")
+_BRAM18 = re.compile(r"^RAMB18E[12]$")
+_BRAM36 = re.compile(r"^RAMB36E[12]$")
 
 
 @dataclass
@@ -31,8 +32,9 @@ class YosysResources:
     ff: int
     dsp: int
     carry: int
-    bram: int
+    bram: int  # RAMB18 + RAMB36 cells
     srl: int
+    bram18: int = 0  # in BRAM18 units: a RAMB36 is two
     cells: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
     yosys: str = ""
@@ -43,7 +45,7 @@ class YosysResources:
 
 
 def count_cells(cells: dict[str, int]) -> dict[str, int]:
-    """LUT / FF / DSP / CARRY / BRAM / SRL totals from Yosys cell counts."""
+    """LUT / FF / DSP / CARRY / BRAM (cells and BRAM18 units) / SRL totals from Yosys cell counts."""
 
     def total(pattern: re.Pattern[str]) -> int:
         return sum(n for c, n in cells.items() if pattern.match(c))
@@ -54,7 +56,8 @@ def count_cells(cells: dict[str, int]) -> dict[str, int]:
         "ff": total(_FF),
         "dsp": total(_DSP),
         "carry": total(_CARRY),
-        "bram": total(_BRAM),
+        "bram": total(_BRAM18) + total(_BRAM36),
+        "bram18": total(_BRAM18) + 2 * total(_BRAM36),
         "srl": srl,
     }
 
