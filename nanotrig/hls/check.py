@@ -36,14 +36,14 @@ def check_project(
     """Compare C-simulation and emulator integers on every jet; float vs fixed metrics if labelled
     (and their ROC curves in ``roc_png``, with the numbers next to it as JSON)."""
     model, spec = project.model, project.spec
-    lib = build_library(project.path, project.name, project.n_inputs)
+    lib = build_library(project.path, project.name, project.ports)
 
     t0 = time.perf_counter()
     emu = Emulator(model, spec).run(pmu, progress=progress)
     emu_s = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    y = run_csim(lib, emu.inputs.values, progress)
+    y = run_csim(lib, emu.inputs.port_values(), progress)
     csim_s = time.perf_counter() - t0
     csim_raw = np.rint(y * 2.0 ** spec["result"].frac).astype(np.int64)
     bad = np.flatnonzero(csim_raw != emu.raw)

@@ -10,6 +10,12 @@ Precision: the layer's types are the model's default FixedPointSpec (range analy
 shipped sample); an hls4ml precision dict for the layer overrides single stages, e.g.
 ``hls_config['LayerName']['nanopelican']['Precision'] = {'z': 'ap_fixed<18,15>', 'result': ...}``.
 The input layer's type is set to the spec's input type (the kernel needs exactly those words).
+
+Input mode: the layer attribute ``input_mode`` (``'cartesian'``: one (N, 4) input of (E, px, py, pz)
+words; ``'puppi'``: three (N,) inputs ``input_pt``, ``input_eta``, ``input_phi``, the angles in
+steps of pi/720), set by the Keras layer (``CanonicalNanoPelican(..., inputs='puppi')``).
+``PairTable`` / ``BeamTable`` in the layer's hls4ml config choose the ROM storage (``lut`` or
+``bram``).
 """
 
 from __future__ import annotations
@@ -25,8 +31,8 @@ from hls4ml.model.layers import Layer, register_layer
 from hls4ml.model.types import FixedPrecisionType, RoundingMode, SaturationMode
 
 from nanotrig.canonical import CanonicalModel
-from nanotrig.fixed.analysis import default_spec
-from nanotrig.fixed.spec import ALL_KEYS, FixedPointSpec
+from nanotrig.fixed.analysis import DeriveOptions, default_spec
+from nanotrig.fixed.spec import FixedPointSpec, spec_keys
 from nanotrig.fixed.types import FixedType
 from nanotrig.hls.config import config_struct
 
@@ -45,14 +51,18 @@ def hls4ml_precision(t: FixedType) -> FixedPrecisionType:
     )
 
 
-def layer_spec(canonical: CanonicalModel, layer_config: dict[str, Any]) -> FixedPointSpec:
+def layer_spec(
+    canonical: CanonicalModel, layer_config: dict[str, Any], inputs: str = "cartesian"
+) -> FixedPointSpec:
     """Default spec, with the stages named in the layer's hls4ml ``Precision`` dict overridden."""
-    spec = default_spec(canonical)
+    spec = default_spec(canonical, DeriveOptions(inputs=inputs))
     prec = layer_config.get("Precision")
     if isinstance(prec, dict):
-        overrides = {k: v for k, v in prec.items() if k in ALL_KEYS}
+        overrides = {k: v for k, v in prec.items() if k in spec_keys(inputs)}
         spec = spec.with_overrides(overrides, source="hls4ml LayerName Precision")
-    return spec
+    return spec.with_implementation(
+        pair_table=layer_config.get("PairTable"), beam_table=layer_config.get("BeamTable")
+    )
 
 
 class NanoPelicanHLS(Layer):
@@ -61,18 +71,27 @@ class NanoPelicanHLS(Layer):
     _expected_attributes = [
         Attribute("n_constituents"),
         Attribute("canonical", value_type=dict),
+        Attribute("input_mode", value_type=str, default="cartesian"),
         ConfigurableAttribute("reuse_factor", default=1),
     ]
 
     def initialize(self) -> None:
         canonical = CanonicalModel.from_dict(self.get_attr("canonical"), source=f"layer {self.name}")
-        spec = layer_spec(canonical, self.model.config.get_layer_config(self))
-        self.set_attr("precision_spec", spec.precision_dict())
-        inp = self.get_input_variable()
+        mode = self.get_attr("input_mode", "cartesian")
+        spec = layer_spec(canonical, self.model.config.get_layer_config(self), mode)
+        self.set_attr("precision_spec", spec.to_dict())
         n = canonical.n_constituents
-        if list(inp.shape) != [n, 4]:
-            raise ValueError(f"layer {self.name}: input shape {list(inp.shape)}, expected [{n}, 4]")
-        inp.type.precision = hls4ml_precision(spec["input"])
+        want = [[n, 4]] if mode == "cartesian" else [[n]] * 3
+        names = list(self.inputs)
+        if len(names) != len(want):
+            raise ValueError(f"layer {self.name}: {len(names)} inputs, {mode} inputs need {len(want)}")
+        for name, shape, (field, t) in zip(names, want, spec.input_fields, strict=True):
+            inp = self.get_input_variable(name)
+            if list(inp.shape) != shape:
+                raise ValueError(
+                    f"layer {self.name}: input {name} ({field}) shape {list(inp.shape)}, expected {shape}"
+                )
+            inp.type.precision = hls4ml_precision(t)
         self.add_output_variable([1], var_name="score", precision=hls4ml_precision(spec["result"]))
 
 
@@ -95,7 +114,14 @@ class NanoPelicanFunctionTemplate(FunctionCallTemplate):
         self.template = "nnet::nanopelican<{input_t}, {output_t}, {config}>({input}, {output});"
 
     def format(self, node: Layer) -> str:
-        return self.template.format(**self._default_function_params(node))
+        params = self._default_function_params(node)
+        if node.get_attr("input_mode", "cartesian") == "cartesian":
+            return self.template.format(**params)
+        ins = [node.get_input_variable(name) for name in node.inputs]
+        types = ", ".join(v.type.name for v in ins)
+        args = ", ".join(v.name for v in ins)
+        out, config = params["output"], params["config"]
+        return f"nnet::nanopelican<{types}, {params['output_t']}, {config}>({args}, {out});"
 
 
 class NanoPelicanKerasHandler(KerasV3LayerHandler):
@@ -114,6 +140,7 @@ class NanoPelicanKerasHandler(KerasV3LayerHandler):
             "class_name": "NanoPelicanHLS",
             "canonical": canonical.to_dict(),
             "n_constituents": canonical.n_constituents,
+            "input_mode": getattr(layer, "inputs", "cartesian"),
         }
 
 
