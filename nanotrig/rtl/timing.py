@@ -5,11 +5,15 @@ The delay model counts "units" of one adder with its routing, as da4ml does with
 
 - adder, subtracter, constant add, mux, negation, bit logic, table lookup: 1 unit;
 - ReLU, quantization (bit selection, AND with the sign): free;
-- a variable x variable product: ``MULT_UNITS``. da4ml prices it as a shift-add array (one
-  unit per bit of the narrower operand, 16 units for a 16-bit word); here every such product
-  is a DSP48E2, whose combinational A/B -> P path is about three adder delays.
+- a variable x variable product: a DSP48E2. da4ml prices it as a shift-add array (one unit
+  per bit of the narrower operand, 16 units for a 16-bit word); here its combinational A/B -> P
+  path is ``MULT_UNITS`` adder delays. A product that does not fit the rest of its stage but
+  whose A/B -> M path (``MULT_M_UNITS``) does ends exactly at the stage boundary: the stage
+  register there is the DSP's internal MREG, and the value reaches the next stage's logic
+  ``MULT_P_UNITS`` later (the M -> P path through the DSP's ALU). This is also how products fit
+  stages shorter than three adders (360 MHz).
 
-No operation straddles a stage boundary (as in da4ml): one that would starts at the next
+No other operation straddles a stage boundary (as in da4ml): one that would starts at the next
 stage. ``units_per_stage`` (da4ml's ``latency_cutoff``) is how many units fit in one clock
 period: ``floor((period - REGISTER_OVERHEAD_NS) / ADDER_NS)``, 5 at 200 MHz. These are
 modelling assumptions for UltraScale+ (-2) that only a vendor place-and-route can confirm.
@@ -26,6 +30,8 @@ from da4ml.types import CombLogic, Op, Pipeline
 ADDER_NS = 0.9  # one 20-40 bit adder with its routing, UltraScale+ -2
 REGISTER_OVERHEAD_NS = 0.5  # clock-to-out + setup + clock uncertainty
 MULT_UNITS = 3.0  # DSP48E2 16x16 combinational multiply, ~2.5 ns
+MULT_M_UNITS = 2.0  # A/B -> MREG, ~1.6 ns
+MULT_P_UNITS = 1.0  # MREG -> P, ~0.9 ns
 
 
 def units_for_clock(clock_mhz: float) -> int:
@@ -66,11 +72,27 @@ def op_delay(op: Op) -> float:
     raise ValueError(f"no delay model for da4ml opcode {code}")
 
 
+def _product(base: float, cut: float) -> tuple[float, float]:
+    """(latency, ready) of a DSP product whose operands are ready at ``base``: combinational if
+    it fits its stage, else registered in MREG at a stage boundary (see the module docstring)."""
+    end = math.floor(base / cut + 1e-9) * cut + cut  # end of the stage the product starts in
+    if base + MULT_UNITS <= end + 1e-9:
+        return base + MULT_UNITS, base + MULT_UNITS
+    if base + MULT_M_UNITS <= end + 1e-9:
+        return end, end + MULT_P_UNITS
+    if cut < MULT_M_UNITS:
+        raise ValueError(f"a DSP product (A -> M: {MULT_M_UNITS} units) does not fit a {cut}-unit stage")
+    if MULT_UNITS <= cut:
+        return end + MULT_UNITS, end + MULT_UNITS
+    return end + cut, end + cut + MULT_P_UNITS
+
+
 def retime(comb: CombLogic, units_per_stage: int) -> CombLogic:
     """The same graph with every op's ``latency`` recomputed by this module's delay model.
 
-    An op never straddles a stage boundary (as in da4ml): if it would, it starts at the
-    boundary.
+    An op other than a DSP product never straddles a stage boundary (as in da4ml): if it would,
+    it starts at the boundary. ``latency`` places an op in a stage; ``ready`` is when its value
+    reaches its users (later than ``latency`` only for a product registered in its MREG).
     """
     cut = float(units_per_stage)
     ready: list[float] = []
@@ -80,6 +102,11 @@ def retime(comb: CombLogic, units_per_stage: int) -> CombLogic:
         if abs(op.opcode) == 6:
             parents.append(op.data & 0xFFFFFFFF)
         base = max((ready[p] for p in parents if p >= 0), default=0.0)
+        if op.opcode == 7:
+            lat, done = _product(base, cut)
+            ready.append(done)
+            new_ops.append(op._replace(latency=lat))
+            continue
         dt = op_delay(op)
         if dt > cut:
             raise ValueError(f"a {dt}-unit operation does not fit a {cut}-unit stage: raise the cutoff")
