@@ -99,22 +99,27 @@ def emulate(
     pmu: np.ndarray,
     spec: FixedPointSpec | None = None,
     progress: bool = False,
+    inputs: str = "cartesian",
+    ptetaphi: np.ndarray | None = None,
 ) -> EmulatorResult:
-    """Bit-accurate scores of jets ``pmu`` (float GeV, (B, n, 4)); default spec when none given."""
+    """Bit-accurate scores of jets ``pmu`` (float GeV, (B, n, 4)); the default spec of the input
+    mode when none is given."""
     if spec is None:
-        from nanotrig.fixed.analysis import default_spec
+        from nanotrig.fixed.analysis import DeriveOptions, default_spec
 
-        spec = default_spec(model)
-    return Emulator(model, spec).run(pmu, progress=progress)
+        spec = default_spec(model, DeriveOptions(inputs=inputs))
+    return Emulator(model, spec).run(pmu, progress=progress, ptetaphi=ptetaphi)
 
 
-def emulate_scores(model: CanonicalModel, pmu: np.ndarray) -> np.ndarray:
+def emulate_scores(
+    model: CanonicalModel, pmu: np.ndarray, inputs: str = "cartesian", ptetaphi: np.ndarray | None = None
+) -> np.ndarray:
     """float64 scores of the emulator with the model's default spec (``nanotrig predict --fixed``).
 
     Overflows, clipped inputs and truncated jets are reported as a RuntimeWarning, never silent.
     """
-    res = emulate(model, pmu)
-    if res.total_overflows or res.inputs.clipped or res.inputs.truncated:
+    res = emulate(model, pmu, inputs=inputs, ptetaphi=ptetaphi)
+    if res.total_overflows or res.inputs.clipped or res.inputs.truncated or res.inputs.lost:
         warnings.warn(
             f"fixed-point emulator on {len(pmu)} jets:\n{res.overflow_report()}", RuntimeWarning, stacklevel=2
         )

@@ -129,6 +129,12 @@ class FixedPointSpec:
             source = str(overrides)
             overrides = load_precision_file(overrides)
         where = source or "precision"
+        mode = overrides.get("Inputs", self.inputs) if "Precision" in overrides else self.inputs
+        if mode != self.inputs:
+            raise PrecisionError(
+                f"{where}: field 'Inputs' is {mode!r} but the firmware is built for {self.inputs} inputs "
+                f"(use --inputs {mode})"
+            )
         prec = overrides.get("Precision", overrides)
         if not isinstance(prec, dict):
             raise PrecisionError(f"{where}: field 'Precision' must be a mapping of stage to type")

@@ -174,8 +174,10 @@ def write_project(
     clock_mhz: float = DEFAULT_CLOCK_MHZ,
     reuse_factor: int = 1,
     backend: str = "Vitis",
+    tb_ptetaphi: np.ndarray | None = None,
 ) -> HlsProject:
-    """Write the project into ``out_dir`` (created or refreshed in place)."""
+    """Write the project into ``out_dir`` (created or refreshed in place); the C testbench's jets
+    are the first of ``tb_pmu`` (and of ``tb_ptetaphi``, their Level-1 candidates, if read as such)."""
     from nanotrig.hls.extension import register
 
     if clock_mhz <= 0:
@@ -185,7 +187,8 @@ def write_project(
     register()
     out = Path(out_dir).resolve()
     out.mkdir(parents=True, exist_ok=True)
-    emu = Emulator(model, spec).run(tb_pmu[:TB_JETS])
+    cands = None if tb_ptetaphi is None else tb_ptetaphi[:TB_JETS]
+    emu = Emulator(model, spec).run(tb_pmu[:TB_JETS], ptetaphi=cands)
     x_tb, y_tb = _write_tb_data(out / "nanotrig", emu.inputs, emu.scores)
     hls_model = build_graph(model, spec, out, part, clock_mhz, reuse_factor, backend, (x_tb, y_tb))
     with _keras_import_skipped():

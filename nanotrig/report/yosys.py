@@ -77,24 +77,26 @@ def parse_stat_json(text: str, top: str) -> dict[str, int]:
     raise NanotrigError(f"Yosys statistics name no module {top!r} (have {sorted(modules)})")
 
 
-def synth_script(sources: list[Path], top: str, stat_file: Path) -> str:
+def synth_script(sources: list[Path], top: str, stat_file: Path, nodsp: bool = False) -> str:
     # -flatten lets ABC optimise across da4ml's primitive instances; no I/O or clock buffers:
-    # the kernel is a block inside a trigger design, not a chip top
+    # the kernel is a block inside a trigger design, not a chip top. -nodsp: products in LUTs.
     files = " ".join(str(s) for s in sources)
     return (
         f"read_verilog -defer {files}; "
-        f"synth_xilinx -family xcup -top {top} -flatten -noiopad -noclkbuf; "
+        f"synth_xilinx -family xcup -top {top} -flatten -noiopad -noclkbuf{' -nodsp' if nodsp else ''}; "
         f"tee -q -o {stat_file} stat -json"
     )
 
 
-def run_yosys(sources: list[Path], top: str, work_dir: Path, timeout: float = 3600) -> YosysResources:
+def run_yosys(
+    sources: list[Path], top: str, work_dir: Path, timeout: float = 3600, nodsp: bool = False
+) -> YosysResources:
     """Synthesize and count; the log goes to ``work_dir/yosys.log``."""
     exe = yosys_path()
     work_dir.mkdir(parents=True, exist_ok=True)
     stat = work_dir / "yosys_stat.json"
     stat.unlink(missing_ok=True)
-    script = synth_script([Path(s).resolve() for s in sources], top, stat.resolve())
+    script = synth_script([Path(s).resolve() for s in sources], top, stat.resolve(), nodsp)
     log = work_dir / "yosys.log"
     t0 = time.perf_counter()
     with log.open("w") as fh:

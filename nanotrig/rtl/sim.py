@@ -176,11 +176,13 @@ def simulate_jets(
     resets: tuple[float, ...] = (),
     seed: int = 0,
     ptetaphi: np.ndarray | None = None,
+    labels: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """Quantise jets, score them with the bit-accurate emulator, stream them through the RTL.
 
     ``build`` is a ``nanotrig.rtl.build.RtlBuild``; ``pmu`` float GeV (jets, n, 4) (and, for
-    jets read as PUPPI candidates, their (pT, eta, phi)).
+    jets read as PUPPI candidates, their (pT, eta, phi)). With ``labels`` the summary also
+    holds float vs fixed physics and trigger decisions (``nanotrig.fixed.physics``).
     """
     from nanotrig.fixed.emulator import Emulator
 
@@ -207,4 +209,10 @@ def simulate_jets(
     work = Path(work_dir) if work_dir is not None else Path(build.out_dir) / "sim"
     summary = run_bench(cfg, words, emu.raw, sim, work)
     summary["emulator_overflows"] = emu.total_overflows
+    summary["inputs"] = spec.inputs
+    if labels is not None:
+        from nanotrig.fixed.physics import compare, float_scores
+
+        # the RTL's scores are the emulator's on every jet the bench checked without mismatch
+        summary.update(compare(labels, float_scores(model, pmu, spec.inputs, ptetaphi), emu.scores, spec))
     return summary
