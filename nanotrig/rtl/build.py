@@ -21,10 +21,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from nanotrig.canonical import CanonicalModel
 from nanotrig.errors import NanotrigError
+from nanotrig.fixed.kernel import FRONT_END_TABLES
 from nanotrig.fixed.spec import FixedPointSpec
+from nanotrig.fixed.tables import quantize_tables, tables_for
 from nanotrig.fixed.types import FixedType
+from nanotrig.rtl.bram import table_name
 from nanotrig.rtl.emit import write_hdl
 from nanotrig.rtl.timing import MULT_UNITS, plan_stages, units_for_clock
 from nanotrig.rtl.trace import trace_kernel
@@ -99,6 +104,16 @@ class RtlBuild:
         d.pop("period_ns", None)
         d.pop("latency_ns", None)
         return cls(**d)
+
+
+def bram_tables(spec: FixedPointSpec) -> dict[str, np.ndarray]:
+    """Front-end tables the spec puts in block RAM: name -> the values the firmware holds."""
+    named = {}
+    raw = quantize_tables(tables_for(spec.inputs), spec.types)
+    for name, (_, value_stage, _) in FRONT_END_TABLES.items():
+        if name in raw and spec.implementation[value_stage] == "bram":
+            named[name] = raw[name].astype(np.float64) * spec[value_stage].lsb
+    return named
 
 
 def build_key(model: CanonicalModel, spec: FixedPointSpec, clock_mhz: float, vhdl: bool) -> str:
@@ -195,7 +210,13 @@ def build_rtl(
     t0 = time.perf_counter()
     traced = trace_kernel(model, spec)
     units = units_for_clock(clock_mhz)
-    plan = plan_stages(traced.comb, units)
+    named = bram_tables(spec)
+    bram_ops = frozenset(
+        i
+        for i, op in enumerate(traced.comb.ops)
+        if op.opcode == 8 and table_name(traced.comb.lookup_tables[op.data].float_table, named)
+    )
+    plan = plan_stages(traced.comb, units, bram_ops)
     tin, tout = traced.input_type, traced.result_type
     ports = PortSpec(
         top=TOP,
@@ -208,7 +229,7 @@ def build_rtl(
         latency=plan.latency_cycles,
     )
     out.mkdir(parents=True, exist_ok=True)
-    written = write_hdl(plan.pipeline, ports, out, vhdl=vhdl)
+    written = write_hdl(plan.pipeline, ports, out, vhdl=vhdl, bram_tables=named)
     (out / f"{TOP}.xdc").write_text(
         f"create_clock -period {1000.0 / clock_mhz:.3f} -name {ports.clock} [get_ports {ports.clock}]\n"
     )

@@ -19,8 +19,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 from da4ml.codegen.rtl.verilog.comb import gen_memfile, get_table_name_memfile
 from da4ml.types import CombLogic, Op, Pipeline, QInterval, minimal_kif
+
+from nanotrig.rtl.bram import BramRead, BramWriter, read_for, table_name
 
 
 @dataclass(frozen=True)
@@ -61,12 +64,16 @@ def _neg_qint(q: QInterval) -> QInterval:
 class StageWriter:
     """Verilog lines for one stage's operations; value i of stage s is named ``s<s>_v<i>``."""
 
-    def __init__(self, sol: CombLogic, stage: int, core: str) -> None:
+    def __init__(
+        self, sol: CombLogic, stage: int, core: str, bram_tables: dict[str, np.ndarray] | None = None
+    ) -> None:
         self.sol, self.stage, self.core = sol, stage, core
         self.lines: list[str] = []
         self.vals: dict[int, Val] = {}
         self.negs: dict[int, Val] = {}
         self.roms: dict[str, str] = {}
+        self.bram_tables = bram_tables or {}
+        self.bram_reads: dict[int, BramRead] = {}  # value -> its synchronous read (next stage's register)
 
     def name(self, i: int) -> str:
         return f"s{self.stage}_v{i}"
@@ -97,6 +104,8 @@ class StageWriter:
                 continue
             if op.opcode == -1:
                 self.vals[i] = Val(inputs[op.id0], w, bool(k), f)
+            elif op.opcode == 8 and self._bram(i, op, w):
+                continue  # read at the stage boundary into the next stage's register
             elif op.opcode == 8:  # table lookup: a case ROM
                 a = self.val(op.id0)
                 rom = self._rom(op, a.width, w)
@@ -104,6 +113,18 @@ class StageWriter:
                 self.lines.append(f"{rom} {self.name(i)}_rom ({a.name}, {self.name(i)});")
             else:
                 self.lines.append(f"wire [{w - 1}:0] {self.name(i)} = {self._expr(op, w, f)};")
+
+    def _bram(self, i: int, op: Op, w: int) -> bool:
+        """Record a lookup of a BRAM table (its value never has a wire in this stage)."""
+        if not self.bram_tables:
+            return False
+        table = self.sol.lookup_tables[op.data]
+        name = table_name(table.float_table, self.bram_tables)
+        if name is None:
+            return False
+        a = self.val(op.id0)
+        self.bram_reads[i] = read_for(name, table.padded_table(self.sol.ops[op.id0].qint), a.name, a.width, w)
+        return True
 
     def _expr(self, op: Op, w: int, f: int) -> str:
         code = op.opcode
@@ -200,13 +221,18 @@ endmodule
         return rom
 
 
-def flat_core(pipe: Pipeline, name: str) -> tuple[str, list[str]]:
-    """(core module, ROM modules) for ``pipe``; ports ``clk``, ``model_inp``, ``model_out``."""
+def flat_core(
+    pipe: Pipeline, name: str, bram_tables: dict[str, np.ndarray] | None = None
+) -> tuple[str, list[str]]:
+    """(core module, ROM modules) for ``pipe``; ports ``clk``, ``model_inp``, ``model_out``.
+    Lookups of the tables in ``bram_tables`` (name -> float values) become block-RAM reads."""
     body: list[str] = []
     roms: dict[str, str] = {}
+    brams = BramWriter(name)
     inp_w = [sum(minimal_kif(q)) for q in pipe.inp_qint]
     # stage 0 registers the port words
-    sources, lo = [], 0
+    sources: list[str | BramRead] = []
+    lo = 0
     for w in inp_w:
         sources.append(f"model_inp[{lo + w - 1}:{lo}]" if w else "")
         lo += w
@@ -215,14 +241,18 @@ def flat_core(pipe: Pipeline, name: str) -> tuple[str, list[str]]:
     for s, sol in enumerate(pipe.solutions):
         body.append(f"    // ---- stage {s}: {len(sol.ops)} operations ----")
         regs = []
+        reads = []
         for j, q in enumerate(sol.inp_qint):
             w = sum(minimal_kif(q))
             reg = f"s{s}_in{j}"
             regs.append(reg)
-            if w and sources[j]:
+            if isinstance(sources[j], BramRead):
+                reads.append((sources[j], reg, w))
+            elif w and sources[j]:
                 body.append(f"    reg [{w - 1}:0] {reg};")
                 body.append(f"    always @(posedge clk) {reg} <= {sources[j]};")
-        writer = StageWriter(sol, s, name)
+        body += ["    " + line for line in brams.instances(reads, s)]
+        writer = StageWriter(sol, s, name, bram_tables)
         writer.write(regs)
         # this stage's outputs feed the next stage's input registers directly
         last = s == n_stages - 1
@@ -234,7 +264,10 @@ def flat_core(pipe: Pipeline, name: str) -> tuple[str, list[str]]:
             outs.append(v)
         body += ["    " + line for line in writer.lines]
         roms.update(writer.roms)
-        sources = [v.name if v.width else "" for v in outs]
+        sources = [
+            writer.bram_reads.get(idx) or (v.name if v.width else "")
+            for idx, v in zip(sol.out_idxs, outs, strict=True)
+        ]
         if last:
             out_bits = sum(v.width for v in outs)
             finals = [v.name for v in outs if v.width]
@@ -256,4 +289,4 @@ module {name} (
     // verilator lint_on UNUSEDSIGNAL
 endmodule
 """
-    return text, list(roms.values())
+    return text, list(roms.values()) + list(brams.modules.values())

@@ -32,6 +32,8 @@ REGISTER_OVERHEAD_NS = 0.5  # clock-to-out + setup + clock uncertainty
 MULT_UNITS = 3.0  # DSP48E2 16x16 combinational multiply, ~2.5 ns
 MULT_M_UNITS = 2.0  # A/B -> MREG, ~1.6 ns
 MULT_P_UNITS = 1.0  # MREG -> P, ~0.9 ns
+BRAM_SETUP_UNITS = 1.0  # address routing and setup before the clock edge
+BRAM_CO_UNITS = 2.0  # block RAM clock-to-out without its output register, ~1.7 ns
 
 
 def units_for_clock(clock_mhz: float) -> int:
@@ -87,23 +89,33 @@ def _product(base: float, cut: float) -> tuple[float, float]:
     return end + cut, end + cut + MULT_P_UNITS
 
 
-def retime(comb: CombLogic, units_per_stage: int) -> CombLogic:
+def _bram_read(base: float, cut: float) -> tuple[float, float]:
+    """(latency, ready) of a block-RAM read whose address is ready at ``base``: it ends at the
+    next stage boundary that leaves time for the address setup; the value follows clock-to-out."""
+    end = math.floor(base / cut + 1e-9) * cut + cut
+    if base > end - BRAM_SETUP_UNITS + 1e-9:
+        end += cut
+    return end, end + BRAM_CO_UNITS
+
+
+def retime(comb: CombLogic, units_per_stage: int, bram_ops: frozenset[int] = frozenset()) -> CombLogic:
     """The same graph with every op's ``latency`` recomputed by this module's delay model.
 
     An op other than a DSP product never straddles a stage boundary (as in da4ml): if it would,
     it starts at the boundary. ``latency`` places an op in a stage; ``ready`` is when its value
-    reaches its users (later than ``latency`` only for a product registered in its MREG).
+    reaches its users (later than ``latency`` for a product registered in its MREG and for the
+    block-RAM reads ``bram_ops``, which end at a stage boundary).
     """
     cut = float(units_per_stage)
     ready: list[float] = []
     new_ops: list[Op] = []
-    for op in comb.ops:
+    for i, op in enumerate(comb.ops):
         parents = [op.id0, op.id1] if op.opcode != -1 else []
         if abs(op.opcode) == 6:
             parents.append(op.data & 0xFFFFFFFF)
         base = max((ready[p] for p in parents if p >= 0), default=0.0)
-        if op.opcode == 7:
-            lat, done = _product(base, cut)
+        if op.opcode == 7 or i in bram_ops:
+            lat, done = _product(base, cut) if op.opcode == 7 else _bram_read(base, cut)
             ready.append(done)
             new_ops.append(op._replace(latency=lat))
             continue
@@ -118,7 +130,7 @@ def retime(comb: CombLogic, units_per_stage: int) -> CombLogic:
     return comb._replace(ops=new_ops)
 
 
-def plan_stages(comb: CombLogic, units_per_stage: int) -> StagePlan:
-    timed = retime(comb, units_per_stage)
+def plan_stages(comb: CombLogic, units_per_stage: int, bram_ops: frozenset[int] = frozenset()) -> StagePlan:
+    timed = retime(comb, units_per_stage, bram_ops)
     pipe = to_pipeline(timed, float(units_per_stage), retiming=False, verbose=False)
     return StagePlan(pipeline=pipe, units_per_stage=units_per_stage)
