@@ -59,14 +59,14 @@ class Emulator:
         self.tables = quantize_tables(tables_for(spec.inputs), spec.types)
         self.signs = [ch.sign for ch in model.channels]
 
-    def quantize(self, pmu: np.ndarray, ptetaphi: np.ndarray | None = None) -> QuantizedInputs:
+    def quantize(self, pmu: np.ndarray | None, ptetaphi: np.ndarray | None = None) -> QuantizedInputs:
         """The input words of jets (four-momenta, or PUPPI candidates (pT, eta, phi) when given)."""
         types = [t for _, t in self.spec.input_fields]
         return quantize_jets(pmu, self.spec.inputs, types, self.model.n_constituents, ptetaphi)
 
     def run(
         self,
-        pmu: np.ndarray,
+        pmu: np.ndarray | None,
         chunk: int | None = None,
         progress: bool = False,
         ptetaphi: np.ndarray | None = None,

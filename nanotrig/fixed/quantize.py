@@ -125,7 +125,7 @@ def quantize_puppi(
 
 
 def quantize_jets(
-    pmu: np.ndarray,
+    pmu: np.ndarray | None,
     mode: str,
     field_types: Sequence[FixedType],
     n_constituents: int,
@@ -135,6 +135,8 @@ def quantize_jets(
     come from ``ptetaphi`` when the jets were read as PUPPI candidates, otherwise from the
     four-momenta (massless: pT, eta and phi only)."""
     if mode == "cartesian":
+        if pmu is None:
+            raise NanotrigError("Cartesian input words need four-momenta")
         return quantize_inputs(pmu, field_types[0], n_constituents)
     if ptetaphi is None:
         ptetaphi = pt_eta_phi(_check(pmu))

@@ -81,11 +81,14 @@ class NanoPelicanHLS(Layer):
         spec = layer_spec(canonical, self.model.config.get_layer_config(self), mode)
         self.set_attr("precision_spec", spec.to_dict())
         n = canonical.n_constituents
-        want = [[n, 4]] if mode == "cartesian" else [[n]] * 3
+        if mode == "cartesian":
+            want = [("jet", [n, 4], spec["input"])]
+        else:
+            want = [(field, [n], t) for field, t in spec.input_fields]
         names = list(self.inputs)
         if len(names) != len(want):
             raise ValueError(f"layer {self.name}: {len(names)} inputs, {mode} inputs need {len(want)}")
-        for name, shape, (field, t) in zip(names, want, spec.input_fields, strict=True):
+        for name, (field, shape, t) in zip(names, want, strict=True):
             inp = self.get_input_variable(name)
             if list(inp.shape) != shape:
                 raise ValueError(

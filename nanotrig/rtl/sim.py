@@ -169,7 +169,7 @@ def simulate_jets(
     build: Any,
     model: Any,
     spec: Any,
-    pmu: np.ndarray,
+    pmu: np.ndarray | None,
     sim: str = "icarus",
     work_dir: Path | None = None,
     bubble_prob: float = 0.0,
