@@ -47,6 +47,10 @@ class DeriveOptions:
     # DSP48 per product, and +-4096 GeV holds every constituent of a 1 TeV jet at |eta| < 2.
     input_bits: int = 18
     input_lsb: float = 1 / 32  # GeV, a power of two
+    # How a float GeV value becomes an input word: round half up and clip. hls4ml's predict()
+    # converts doubles with input_t's own modes, so input_t carries these (quantize_inputs too).
+    input_rounding: str = "AP_RND"
+    input_overflow: str = "AP_SAT"
     weight_bits: int = 12
     margin_bits: int = 1
     pair_bits: int = 15
@@ -63,7 +67,8 @@ def input_type(opts: DeriveOptions) -> FixedType:
     frac = -math.log2(opts.input_lsb)
     if opts.input_lsb <= 0 or frac != round(frac):
         raise PrecisionError(f"stage 'input': LSB {opts.input_lsb} GeV is not a power of two")
-    return FixedType(opts.input_bits, opts.input_bits - int(round(frac)))
+    bits, modes = opts.input_bits, {"rounding": opts.input_rounding, "overflow": opts.input_overflow}
+    return FixedType(bits, bits - int(round(frac)), **modes)
 
 
 def coefficient_types(model: CanonicalModel, weight_bits: int) -> dict[str, FixedType]:
@@ -134,7 +139,7 @@ def derive_spec(model: CanonicalModel, pmu: np.ndarray, opts: DeriveOptions | No
 def _sample_pmu(n_constituents: int) -> np.ndarray:
     from nanotrig.data import read_jets, sample_path
 
-    return read_jets(sample_path(), n_constituents=n_constituents).pmu
+    return read_jets(sample_path(), n_constituents=n_constituents, check_masses=False).pmu
 
 
 @lru_cache(maxsize=16)

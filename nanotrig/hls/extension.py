@@ -8,8 +8,12 @@ imported after ``import nanotrig``). A Keras model containing ``nanotrig.model.N
 
 Precision: the layer's types are the model's default FixedPointSpec (range analysis on the
 shipped sample); an hls4ml precision dict for the layer overrides single stages, e.g.
-``hls_config['LayerName']['nanopelican']['Precision'] = {'z': 'ap_fixed<18,15>', 'result': ...}``.
-The input layer's type is set to the spec's input type (the kernel needs exactly those words).
+``hls_config['LayerName']['nanopelican']['Precision'] = {'z': 'ap_fixed<18,15>', 'result': ...}``;
+``'auto'`` (what ``config_from_keras_model`` writes) means the spec's type. An explicit precision
+of the input layer is honoured by re-deriving the spec for those input words. The input layer's
+type is set to the spec's input type, whose rounding and overflow modes (AP_RND, AP_SAT by
+default) are exactly the emulator's conversion of GeV to words, so ``predict()`` on jets in GeV
+equals ``nanotrig predict --fixed``. The rules: ``nanotrig.hls.layer_precision``.
 """
 
 from __future__ import annotations
@@ -25,10 +29,11 @@ from hls4ml.model.layers import Layer, register_layer
 from hls4ml.model.types import FixedPrecisionType, RoundingMode, SaturationMode
 
 from nanotrig.canonical import CanonicalModel
-from nanotrig.fixed.analysis import default_spec
-from nanotrig.fixed.spec import ALL_KEYS, FixedPointSpec
+from nanotrig.errors import NanotrigError
+from nanotrig.fixed.spec import FixedPointSpec
 from nanotrig.fixed.types import FixedType
 from nanotrig.hls.config import config_struct
+from nanotrig.hls.layer_precision import input_precision, resolve_layer_spec, warn_model_default
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "hls_templates"
 KERNEL_HEADERS = sorted((TEMPLATES / "nnet_utils").glob("nnet_nanopelican*.h"))
@@ -45,14 +50,18 @@ def hls4ml_precision(t: FixedType) -> FixedPrecisionType:
     )
 
 
-def layer_spec(canonical: CanonicalModel, layer_config: dict[str, Any]) -> FixedPointSpec:
-    """Default spec, with the stages named in the layer's hls4ml ``Precision`` dict overridden."""
-    spec = default_spec(canonical)
-    prec = layer_config.get("Precision")
-    if isinstance(prec, dict):
-        overrides = {k: v for k, v in prec.items() if k in ALL_KEYS}
-        spec = spec.with_overrides(overrides, source="hls4ml LayerName Precision")
-    return spec
+def layer_spec(node: Layer, canonical: CanonicalModel) -> FixedPointSpec:
+    """The node's spec from its hls4ml config and its input layer's (``layer_precision`` rules)."""
+    config = node.model.config
+    hls = config.config.get("HLSConfig") or {}
+    levels = [
+        (f"LayerType {node.class_name!r}", (hls.get("LayerType") or {}).get(node.class_name, {})),
+        (f"LayerName {node.name!r}", (hls.get("LayerName") or {}).get(node.name, {})),
+    ]
+    warn_model_default(config, node.name)
+    source = node.get_input_node()
+    request = input_precision(config, source) if source is not None else None
+    return resolve_layer_spec(canonical, node.name, [(k, v.get("Precision")) for k, v in levels], request)
 
 
 class NanoPelicanHLS(Layer):
@@ -66,8 +75,13 @@ class NanoPelicanHLS(Layer):
 
     def initialize(self) -> None:
         canonical = CanonicalModel.from_dict(self.get_attr("canonical"), source=f"layer {self.name}")
-        spec = layer_spec(canonical, self.model.config.get_layer_config(self))
+        spec = layer_spec(self, canonical)
         self.set_attr("precision_spec", spec.precision_dict())
+        if self.get_attr("reuse_factor") is None:  # none for the layer: hls4ml's Model-level one
+            self.set_attr("reuse_factor", self.model.config.model_rf or 1)
+        rf = self.get_attr("reuse_factor")
+        if not isinstance(rf, int) or isinstance(rf, bool) or rf < 1:
+            raise NanotrigError(f"hls4ml ReuseFactor of layer {self.name!r}: {rf!r} is not an integer >= 1")
         inp = self.get_input_variable()
         n = canonical.n_constituents
         if list(inp.shape) != [n, 4]:
