@@ -13,7 +13,7 @@ import pytest
 from nanotrig.canonical import random_canonical
 from nanotrig.data import read_jets, sample_path
 from nanotrig.errors import NanotrigError
-from nanotrig.fixed import default_spec, emulate, emulate_scores
+from nanotrig.fixed import FixedType, default_spec, emulate, emulate_scores
 from nanotrig.hls import commands as hls_commands
 from nanotrig.hls.config import config_struct
 from nanotrig.hls.project import write_project
@@ -63,7 +63,9 @@ def test_written_project_has_every_part(tmp_path, sample):
     params = (root / "firmware" / "parameters.h").read_text()
     assert config_struct(model, spec, 2) in params  # the generated constants, verbatim
     defines = (root / "firmware" / "defines.h").read_text()
-    assert f"typedef {spec['input']} input_t;" in defines
+    typedef = next(ln for ln in defines.splitlines() if ln.endswith(" input_t;"))
+    assert FixedType.parse(typedef.removeprefix("typedef ").removesuffix(" input_t;")) == spec["input"]
+    assert "AP_RND,AP_SAT" in typedef  # hls4ml's double -> input_t conversion is the emulator's
     tcl = (root / "project.tcl").read_text()
     assert 'set part "xcvu9p-flga2104-2-e"' in tcl and "set clock_period 4.0" in tcl
     x = np.loadtxt(root / "tb_data" / "tb_input_features.dat")

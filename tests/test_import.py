@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 import pytest
@@ -14,8 +18,7 @@ torch = pytest.importorskip("torch")
 
 from nanotrig.model import commands as model_commands  # noqa: E402
 from nanotrig.model.pelican_import import import_checkpoint  # noqa: E402
-
-NBAR = 49.0
+from nanotrig.model.reference_forward import reference_scores  # noqa: E402
 
 
 def _massless_jets(n_jets: int, n: int, seed: int) -> np.ndarray:
@@ -28,63 +31,9 @@ def _massless_jets(n_jets: int, n: int, seed: int) -> np.ndarray:
 
 
 def _reference_scores(sd: dict, args: argparse.Namespace, pmu: np.ndarray) -> np.ndarray:
-    """The reference model's forward pass in eval mode, transcribed op by op into numpy.
-
-    collate_fn: beams (1, 0, 0, +-1) prepended, particle mask E != 0; dot4 products (d_ii kept
-    as computed: ~0 for these massless inputs); MessageNet = masked BatchNorm; Eq2to2 'sum'
-    aggregators stacked as [x, diag(colsum), colsum_j, colsum_i, total, diag(total)]; ReLU; mask;
-    masked BatchNorm; Eq2to0 [total / N^2, trace / N] mixed by coefs plus bias.
-    """
-    g = {k: v.detach().double().numpy() for k, v in sd.items()}
-    p = pmu[:, : args.nobj] * args.scale
-    b = len(p)
-    if args.add_beams:
-        beams = np.broadcast_to(np.array([[1.0, 0, 0, 1], [1.0, 0, 0, -1]]), (b, 2, 4))
-        p = np.concatenate([beams, p], axis=1)
-    mask = p[..., 0] != 0
-    edge = mask[:, :, None] & mask[:, None, :]
-    nobj = mask.sum(axis=1).astype(np.float64)
-    prod = p[:, :, None, :] * p[:, None, :, :]
-    d = 2 * prod[..., 0] - prod.sum(-1)
-    x = np.where(edge, d, 0.0)
-
-    def bn(t: np.ndarray, prefix: str) -> np.ndarray:
-        z = (t - g[prefix + "running_mean"]) / np.sqrt(g[prefix + "running_var"] + 1e-5)
-        return np.where(edge[..., None], z * g[prefix + "weight"] + g[prefix + "bias"], 0.0)
-
-    x = bn(x[..., None], "net2to2.message_layers.0.normlayer.")[..., 0]
-    n = x.shape[1]
-    eye = np.eye(n)
-    cols = x.sum(axis=1) / NBAR  # sum over the first index
-    tot = x.sum(axis=(1, 2)) / NBAR**2
-    ops = np.stack(
-        [
-            x,
-            eye[None] * cols[:, None, :],
-            np.broadcast_to(cols[:, None, :], x.shape),
-            np.broadcast_to(cols[:, :, None], x.shape),
-            np.broadcast_to(tot[:, None, None], x.shape),
-            eye[None] * tot[:, None, None],
-        ],
-        axis=1,
-    )  # (B, 6, N, N)
-    if args.config == "S":
-        alphas = np.concatenate([[0.0], g["net2to2.eq_layers.0.alphas.0"][0]])
-        ops = ops * ((nobj[:, None] / NBAR) ** alphas[None])[:, :, None, None]
-    if "net2to2.eq_layers.0.coefs" in g:
-        coefs = g["net2to2.eq_layers.0.coefs"]
-    else:
-        c00, c01 = g["net2to2.eq_layers.0.coefs00"], g["net2to2.eq_layers.0.coefs01"]
-        c10, c11 = g["net2to2.eq_layers.0.coefs10"], g["net2to2.eq_layers.0.coefs11"]
-        coefs = c00[:, None, :] * c10[:, :, None] + c01[None, :, :] * c11[:, :, None]
-    out = np.einsum("sb,nbij->nijs", coefs[0], ops)
-    out = out + g["net2to2.eq_layers.0.bias"] + eye[None, :, :, None] * g["net2to2.eq_layers.0.diag_bias"]
-    act = np.where(edge[..., None], np.maximum(out, 0.0), 0.0)
-    act = bn(act, "msg_2to0.normlayer.")
-    agg = np.stack([act.sum(axis=(1, 2)) / NBAR**2, np.trace(act, axis1=1, axis2=2) / NBAR], axis=-1)
-    if args.config_out == "S":
-        agg = agg * (nobj[:, None, None] / NBAR) ** g["agg_2to0.alphas.0"][None]
-    return np.einsum("dsb,ndb->ns", g["agg_2to0.coefs"], agg)[:, 0] + g["agg_2to0.bias"][0, 0]
+    """The reference model's forward pass (nanotrig.model.reference_forward: op by op from the
+    state dict, d_ii = m_i^2 as the reference computes it; ~0 for these massless inputs)."""
+    return reference_scores(sd, vars(args), pmu)
 
 
 def _checkpoint(
@@ -205,3 +154,196 @@ def test_broken_checkpoints_name_the_file_and_field(tmp_path) -> None:
     junk.write_bytes(b"\x00\x01 not a checkpoint")
     with pytest.raises(NanotrigError, match="junk.pt"):
         import_checkpoint(junk)
+
+
+# ---- the reference trainer's full checkpoint layout, with objects that must never be built ----
+
+SCHEDULER_SOURCE = '''
+class GradualWarmupScheduler:
+    """Stands in for PELICAN-nano's src/trainer/scheduler.py class (pickled by the trainer)."""
+
+    def __init__(self, optimizer, multiplier, total_epoch, after_scheduler):
+        self.optimizer = optimizer
+        self.multiplier, self.total_epoch, self.after_scheduler = multiplier, total_epoch, after_scheduler
+        self.finished = False
+
+    def state_dict(self):
+        return {k: v for k, v in self.__dict__.items() if k != "optimizer"}
+'''
+
+
+class _RunsCode:
+    """An object whose unpickling would execute code (create the marker file)."""
+
+    def __init__(self, marker) -> None:  # noqa: ANN001
+        self.marker = str(marker)
+
+    def __reduce__(self):  # noqa: ANN204
+        import builtins
+
+        return (builtins.exec, (f"open({self.marker!r}, 'w').write('ran')",))
+
+
+class _OpensFile:
+    """Unpickling would call open(marker, 'w'), which creates the file."""
+
+    def __init__(self, marker) -> None:  # noqa: ANN001
+        self.marker = str(marker)
+
+    def __reduce__(self):  # noqa: ANN204
+        import builtins
+
+        return (builtins.open, (self.marker, "w"))
+
+
+@contextmanager
+def _trainer_entries(tmp_path, sd: dict, marker) -> Iterator[dict]:  # noqa: ANN001
+    """optimizer_state, scheduler_state (an instance of a class from a module that is gone at load
+    time, holding torch's own scheduler), epoch, minibatch, best_metrics, as the reference writes."""
+    import importlib
+
+    root = tmp_path / "reference_code"
+    (root / "src" / "trainer").mkdir(parents=True)
+    (root / "src" / "__init__.py").write_text("")
+    (root / "src" / "trainer" / "__init__.py").write_text("")
+    (root / "src" / "trainer" / "scheduler.py").write_text(SCHEDULER_SOURCE)
+    sys.path.insert(0, str(root))
+    try:
+        module = importlib.import_module("src.trainer.scheduler")
+        weights = [torch.nn.Parameter(v.clone().float()) for v in sd.values() if v.dtype.is_floating_point]
+        opt = torch.optim.AdamW(weights, lr=0.01, weight_decay=0.0)
+        sum((w**2).sum() for w in weights).backward()
+        opt.step()
+        cosine = torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(opt, T_0=4, T_mult=2, eta_min=1e-6)
+        warmup = module.GradualWarmupScheduler(opt, multiplier=1, total_epoch=4, after_scheduler=cosine)
+        yield {
+            "optimizer_state": opt.state_dict(),
+            "scheduler_state": {**warmup.state_dict(), "itself": warmup, "hook": _RunsCode(marker)},
+            "epoch": 140,
+            "minibatch": 164,
+            "best_metrics": {"loss": 0.2, "log": _OpensFile(marker)},
+        }
+    finally:  # the module the file names no longer exists anywhere: not on disk, not imported
+        sys.path.remove(str(root))
+        for name in ("src.trainer.scheduler", "src.trainer", "src"):
+            sys.modules.pop(name, None)
+        shutil.rmtree(root)
+
+
+def _keras_scores(sd: dict, args: argparse.Namespace, pmu: np.ndarray) -> np.ndarray:
+    """The project's float model (nanotrig.model.build_model, float64) with the checkpoint's weights."""
+    from nanotrig.model import build_model
+    from nanotrig.model.layers import find_nanopelican
+    from nanotrig.model.train import predict_scores
+
+    g = {k: v.detach().double().numpy() for k, v in sd.items()}
+    c = g["net2to2.eq_layers.0.bias"].shape[0]
+    model = build_model(c, args.nobj, nobj_avg=args.nobj_avg, dtype="float64", dropout=0.0)
+    layer = find_nanopelican(model)
+    for bn, prefix in (
+        (layer.bn_in, "net2to2.message_layers.0.normlayer."),
+        (layer.bn_out, "msg_2to0.normlayer."),
+    ):
+        bn.gamma.assign(g[prefix + "weight"])
+        bn.beta.assign(g[prefix + "bias"])
+        bn.moving_mean.assign(g[prefix + "running_mean"])
+        bn.moving_variance.assign(g[prefix + "running_var"])
+    layer.eq2to2.coefs.assign(g["net2to2.eq_layers.0.coefs"][0].T)
+    layer.eq2to2.bias.assign(g["net2to2.eq_layers.0.bias"])
+    layer.eq2to2.diag_bias.assign(g["net2to2.eq_layers.0.diag_bias"])
+    layer.eq2to0.coefs.assign(g["agg_2to0.coefs"][:, 0, :])
+    layer.eq2to0.bias.assign(g["agg_2to0.bias"].reshape(1))
+    return predict_scores(model, pmu[:, : args.nobj].astype(np.float64))
+
+
+def _cli(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="nanotrig")
+    model_commands.register(parser.add_subparsers(dest="command"))
+    ns = parser.parse_args(argv)
+    return ns.func(ns)
+
+
+def test_reference_trainer_checkpoint_imports_without_running_anything(tmp_path, capsys) -> None:
+    """The file every reference user has: {'args', 'model_state', 'optimizer_state',
+    'scheduler_state', 'epoch', 'minibatch', 'best_metrics'}, the scheduler an object of the
+    reference code's own class, plus objects whose unpickling would run code."""
+    from nanotrig.data import read_jets, sample_path
+
+    path, sd, args, _ = _checkpoint(tmp_path, seed=5)
+    marker = tmp_path / "code-ran.txt"
+    full = tmp_path / "model_best.pt"
+    with _trainer_entries(tmp_path, sd, marker) as entries:
+        torch.save({"args": args, "model_state": sd, **entries}, full)
+    assert not (tmp_path / "reference_code").exists() and "src.trainer.scheduler" not in sys.modules
+    bare = tmp_path / "bare_state.pt"
+    torch.save(sd, bare)  # what a user would save with torch.save(model.state_dict())
+
+    with pytest.raises(Exception, match="Unsupported global"):  # the issue: torch alone refuses it
+        torch.load(full, weights_only=True)
+
+    assert _cli(["import-pelican", str(full), "--out", str(tmp_path / "full.json")]) == 0
+    lines = capsys.readouterr().err.splitlines()
+    said = [ln for ln in lines if ln.startswith("model_best.pt: ")]
+    assert len(said) == 1, lines  # one line says what was skipped
+    for entry in ("'optimizer_state'", "'scheduler_state'", "'minibatch'", "'best_metrics'"):
+        assert entry in said[0]
+    for name in ("src.trainer.scheduler.GradualWarmupScheduler", "builtins.exec", "io.open"):
+        assert name in said[0]
+    assert any("massless convention" in ln and "d_ii = 0" in ln for ln in lines)
+    assert not marker.exists()  # nothing in the file ran
+
+    assert (
+        _cli(["import-pelican", str(bare), "--n-constituents", "20", "--out", str(tmp_path / "bare.json")])
+        == 0
+    )
+    w = {}
+    for name, model in (
+        ("full_pt", full),
+        ("full_json", tmp_path / "full.json"),
+        ("bare", tmp_path / "bare.json"),
+    ):
+        out = tmp_path / f"{name}.npy"
+        assert _cli(["predict", str(model), "--data", str(sample_path()), "--out", str(out)]) == 0
+        w[name] = np.load(out)
+    assert not marker.exists()
+    assert np.array_equal(w["full_pt"], w["bare"]) and np.array_equal(w["full_json"], w["bare"])
+    pmu = read_jets(sample_path(), n_constituents=20, check_masses=False).pmu
+    w_keras = _keras_scores(sd, args, pmu)
+    assert np.unique(np.round(w_keras, 8)).size > 1000  # a model that really discriminates
+    assert np.abs(w["full_pt"] - w_keras).max() <= 1e-9
+
+
+def test_a_checkpoint_naming_os_system_is_refused_before_anything_runs(tmp_path) -> None:
+    """torch's unpickler refuses sys/os/posix/nt globals outright: a clear error, nothing run."""
+    import os
+
+    path, sd, args, _ = _checkpoint(tmp_path)
+    marker = tmp_path / "os-ran.txt"
+
+    class CallsSystem:
+        def __reduce__(self):  # noqa: ANN204
+            return (os.system, (f"touch {marker}",))
+
+    torch.save({"args": args, "model_state": sd, "scheduler_state": CallsSystem()}, path)
+    with pytest.raises(
+        NanotrigError, match=r"pelican-s-2\.pt: cannot read.*posix\.system.*nothing from the file was run"
+    ):
+        import_checkpoint(path)
+    assert not marker.exists()
+
+
+def test_mass_effect_command_reads_a_reference_checkpoint(tmp_path, capsys) -> None:
+    """`python -m nanotrig.model.reference_forward CKPT --data FILE`: what d_ii = m^2 vs 0 does."""
+    from nanotrig.data import sample_path
+    from nanotrig.model import reference_forward
+
+    path, *_ = _checkpoint(tmp_path, seed=6)
+    assert reference_forward.main([str(path), "--data", str(sample_path()), "--n", "300"]) == 0
+    got = json.loads(capsys.readouterr().out)
+    assert got["jets"] == 300 and got["mean_abs_dw"] > 0 and got["max_abs_dw"] >= got["mean_abs_dw"]
+    assert (
+        reference_forward.main([str(path), "--data", str(sample_path()), "--n", "300", "--make-massless"])
+        == 0
+    )
+    massless = json.loads(capsys.readouterr().out)
+    assert massless["mean_abs_dw"] < got["mean_abs_dw"] / 10

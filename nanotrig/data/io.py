@@ -14,6 +14,7 @@ import numpy as np
 
 from nanotrig.data.jets import JetFileError, Jets, sort_and_truncate
 from nanotrig.data.layouts import Layout, RawChunk, open_layout
+from nanotrig.data.masses import MassScan, report_masses
 from nanotrig.data.validate import check_chunk
 
 
@@ -66,29 +67,62 @@ def _check_n(n_constituents: int | None) -> None:
         raise JetFileError(f"n_constituents must be a positive integer, got {n_constituents!r}")
 
 
+def _report(layout: Layout, scan: MassScan, complete: bool = True) -> None:
+    where = layout.where(scan.row, scan.constituent, 0) if scan.massive else ""
+    report_masses(layout.path, scan, where, complete)
+
+
 def read_jets(
-    path: str | Path, n_constituents: int | None = None, start: int = 0, stop: int | None = None
+    path: str | Path,
+    n_constituents: int | None = None,
+    start: int = 0,
+    stop: int | None = None,
+    check_masses: bool = True,
 ) -> Jets:
     """Jets [start, stop) of a file in either layout (detected), validated, leading pT first.
 
     With ``n_constituents`` the N leading-pT constituents are kept (zero-padded if the file has
-    fewer slots); ``n_truncated`` counts the jets that had more.
+    fewer slots); ``n_truncated`` counts the jets that had more. Constituents with masses beyond
+    float rounding are reported once per file (``nanotrig.data.masses``) unless ``check_masses``
+    is False.
     """
     _check_n(n_constituents)
     with _open(path) as (_, layout):
         stop = _check_range(layout, start, stop)
-        return _finish(layout, layout.read(start, stop), n_constituents)
+        chunk = layout.read(start, stop)
+        jets = _finish(layout, chunk, n_constituents)
+        if check_masses:
+            scan = MassScan()
+            scan.update(chunk.pmu, chunk.start)
+            _report(layout, scan, complete=(start, stop) == (0, layout.n_rows))
+        return jets
 
 
-def iter_jets(path: str | Path, chunk_size: int = 8192, n_constituents: int | None = None) -> Iterator[Jets]:
-    """Jets in file order, ``chunk_size`` at a time, reading only one chunk into memory."""
+def iter_jets(
+    path: str | Path, chunk_size: int = 8192, n_constituents: int | None = None, check_masses: bool = True
+) -> Iterator[Jets]:
+    """Jets in file order, ``chunk_size`` at a time, reading only one chunk into memory.
+
+    Massive constituents are reported once for the whole file, after its last chunk (or when
+    the iteration is closed early, for the rows read).
+    """
     _check_n(n_constituents)
     if chunk_size < 1:
         raise JetFileError(f"chunk_size must be positive, got {chunk_size}")
     with _open(path) as (_, layout):
         n = _check_range(layout, 0, None)
-        for start in range(0, n, chunk_size):
-            yield _finish(layout, layout.read(start, min(start + chunk_size, n)), n_constituents)
+        scan = MassScan()
+        try:
+            for start in range(0, n, chunk_size):
+                chunk = layout.read(start, min(start + chunk_size, n))
+                jets = _finish(layout, chunk, n_constituents)
+                if check_masses:
+                    scan.update(chunk.pmu, chunk.start)
+                yield jets
+        except GeneratorExit:
+            _report(layout, scan, complete=False)
+            raise
+        _report(layout, scan)
 
 
 def count_jets(path: str | Path) -> tuple[int, int]:

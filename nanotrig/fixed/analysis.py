@@ -57,6 +57,10 @@ class DeriveOptions:
     # DSP48 per product, and +-4096 GeV holds every constituent of a 1 TeV jet at |eta| < 2.
     input_bits: int = 18
     input_lsb: float = 1 / 32  # GeV, a power of two
+    # How a float GeV value becomes an input word: round half up and clip. hls4ml's predict()
+    # converts doubles with input_t's own modes, so input_t carries these (quantize_inputs too).
+    input_rounding: str = "AP_RND"
+    input_overflow: str = "AP_SAT"
     weight_bits: int = 12
     margin_bits: int = 1
     pair_bits: int = 15
@@ -85,17 +89,20 @@ def input_type(opts: DeriveOptions) -> FixedType:
     frac = -math.log2(opts.input_lsb)
     if opts.input_lsb <= 0 or frac != round(frac):
         raise PrecisionError(f"stage 'input': LSB {opts.input_lsb} GeV is not a power of two")
-    return FixedType(opts.input_bits, opts.input_bits - int(round(frac)))
+    bits, modes = opts.input_bits, {"rounding": opts.input_rounding, "overflow": opts.input_overflow}
+    return FixedType(bits, bits - int(round(frac)), **modes)
 
 
 def input_types(opts: DeriveOptions) -> dict[str, FixedType]:
     """The word type of every input field of the options' mode."""
     if check_mode(opts.inputs) == "cartesian":
         return {"input": input_type(opts)}
-    return {
-        stage: FixedType.parse(getattr(opts, stage), where=f"stage {stage!r}").with_modes(**WORD_MODES)
-        for stage in ("input_pt", "input_eta", "input_phi")
-    }
+    out = {}
+    for stage in ("input_pt", "input_eta", "input_phi"):
+        text = getattr(opts, stage)
+        t = FixedType.parse(text, where=f"stage {stage!r}")
+        out[stage] = t if "AP_" in text.upper() else t.with_modes(**WORD_MODES)  # explicit modes kept
+    return out
 
 
 def coefficient_types(model: CanonicalModel, weight_bits: int) -> dict[str, FixedType]:
@@ -201,7 +208,7 @@ def derive_spec(
 def _sample_pmu(n_constituents: int) -> np.ndarray:
     from nanotrig.data import read_jets, sample_path
 
-    return read_jets(sample_path(), n_constituents=n_constituents).pmu
+    return read_jets(sample_path(), n_constituents=n_constituents, check_masses=False).pmu
 
 
 @lru_cache(maxsize=16)

@@ -1,8 +1,11 @@
 """Float jets -> the exact input words the firmware receives (never silently).
 
-Jets keep their N leading-pT constituents (jets with more are counted); each field is rounded to
-the nearest LSB (half up, as ``AP_RND``) and clipped to its word type (as ``AP_SAT``; clipped
-values are counted).
+Jets keep their N leading-pT constituents (jets with more are counted); each field becomes a
+word exactly as ``input_t(double)`` does in ap_fixed, with the word type's own modes: AP_RND
+rounds half up (floor(x / lsb + 1/2)), AP_TRN floors; AP_SAT / AP_SAT_SYM clip, AP_WRAP keeps the
+low W bits. The default word types are AP_RND + AP_SAT, so hls4ml's ``predict()`` (which converts
+doubles to the input types) gives the words the emulator uses. Values outside a type's range are
+counted (``clipped``, whatever the overflow mode did with them).
 
 - Cartesian mode: the words are (E, px, py, pz) of type ``input``. Words of absent constituents
   (E <= 0) are passed on as they are: the kernel ignores them, as the firmware does.
@@ -29,7 +32,7 @@ from nanotrig.fixed.types import FixedType
 class QuantizedInputs:
     words: np.ndarray  # (B, N, F) int64 raw words, one column per input field
     lsbs: tuple[float, ...]  # value per LSB of each field (GeV, or angle units for eta/phi)
-    clipped: int  # field values outside their word type's range, clipped
+    clipped: int  # field values outside their word type's range (clipped, or wrapped under AP_WRAP)
     truncated: int  # jets with more than N constituents
     lost: int = 0  # PUPPI: constituents whose pT rounded to 0 (absent in the firmware)
     mode: str = "cartesian"
@@ -87,17 +90,27 @@ def _leading(a: np.ndarray, valid: np.ndarray, n: int) -> tuple[np.ndarray, np.n
     return a, valid, truncated
 
 
-def _round_clip(x: np.ndarray, t: FixedType, counted: np.ndarray) -> tuple[np.ndarray, int]:
-    raw = np.floor(x / t.lsb + 0.5)
-    bad = ((raw < t.min_int) | (raw > t.max_int)) & counted
-    return np.clip(raw, t.min_int, t.max_int).astype(np.int64), int(bad.sum())
+def _to_words(x: np.ndarray, t: FixedType, counted: np.ndarray) -> tuple[np.ndarray, int]:
+    """``t(x)`` as ap_fixed converts a double: the type's rounding and overflow modes; values
+    outside its range (among ``counted``) are counted."""
+    scaled = x / t.lsb  # exact: the LSB is a power of two
+    raw = np.floor(scaled)
+    if t.rounding == "AP_RND":  # half up; x - floor(x) is exact, x + 0.5 need not be
+        raw = raw + (scaled - raw >= 0.5)
+    lo, hi = t.min_int, t.max_int
+    bad = ((raw < lo) | (raw > hi)) & counted
+    if t.overflow == "AP_WRAP":
+        span = 2**t.width
+        # bound first so that the float64 modulo stays exact (|raw| < 2**53)
+        raw = np.mod(np.clip(raw, -(2.0**52), 2.0**52) - lo, span) + lo
+    return np.clip(raw, lo, hi).astype(np.int64), int(bad.sum())
 
 
 def quantize_inputs(pmu: np.ndarray, input_type: FixedType, n_constituents: int) -> QuantizedInputs:
     """Cartesian words (E, px, py, pz) of jets ``pmu`` (B, n, 4) GeV."""
     pmu = _check(pmu)
     p, _, truncated = _leading(pmu, pmu[:, :, 0] > 0, n_constituents)
-    words, clipped = _round_clip(p, input_type, np.ones(p.shape, dtype=bool))
+    words, clipped = _to_words(p, input_type, np.ones(p.shape, dtype=bool))
     return QuantizedInputs(words, (input_type.lsb,) * 4, clipped, truncated)
 
 
@@ -110,10 +123,10 @@ def quantize_puppi(
         raise NanotrigError("PUPPI candidates contain a negative pT")
     x, valid, truncated = _leading(x, x[:, :, 0] > 0, n_constituents)
     t_pt, t_eta, t_phi = types
-    pt, c_pt = _round_clip(x[..., 0], t_pt, valid)
-    eta, c_eta = _round_clip(x[..., 1] / ANGLE_STEP, t_eta, valid)
+    pt, c_pt = _to_words(x[..., 0], t_pt, valid)
+    eta, c_eta = _to_words(x[..., 1] / ANGLE_STEP, t_eta, valid)
     phi_units = np.mod(x[..., 2] / ANGLE_STEP + PHI_HALF_TURN, 2 * PHI_HALF_TURN) - PHI_HALF_TURN
-    phi, c_phi = _round_clip(phi_units, t_phi, valid)
+    phi, c_phi = _to_words(phi_units, t_phi, valid)
     half = int(round(PHI_HALF_TURN / t_phi.lsb))
     phi = np.where(phi <= -half, phi + 2 * half, phi)  # -pi is +pi: (-720, 720]
     lost = int((valid & (pt == 0)).sum())

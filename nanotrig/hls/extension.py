@@ -8,8 +8,12 @@ imported after ``import nanotrig``). A Keras model containing ``nanotrig.model.N
 
 Precision: the layer's types are the model's default FixedPointSpec (range analysis on the
 shipped sample); an hls4ml precision dict for the layer overrides single stages, e.g.
-``hls_config['LayerName']['nanopelican']['Precision'] = {'z': 'ap_fixed<18,15>', 'result': ...}``.
-The input layer's type is set to the spec's input type (the kernel needs exactly those words).
+``hls_config['LayerName']['nanopelican']['Precision'] = {'z': 'ap_fixed<18,15>', 'result': ...}``;
+``'auto'`` (what ``config_from_keras_model`` writes) means the spec's type. An explicit precision
+of an input layer is honoured by re-deriving the spec for those input words. The input layers'
+types are set to the spec's input types, whose rounding and overflow modes (AP_RND, AP_SAT by
+default) are exactly the emulator's conversion to words, so ``predict()`` on jets in GeV equals
+``nanotrig predict --fixed``. The rules: ``nanotrig.hls.layer_precision``.
 
 Input mode: the layer attribute ``input_mode`` (``'cartesian'``: one (N, 4) input of (E, px, py, pz)
 words; ``'puppi'``: three (N,) inputs ``input_pt``, ``input_eta``, ``input_phi``, the angles in
@@ -31,10 +35,11 @@ from hls4ml.model.layers import Layer, register_layer
 from hls4ml.model.types import FixedPrecisionType, RoundingMode, SaturationMode
 
 from nanotrig.canonical import CanonicalModel
-from nanotrig.fixed.analysis import DeriveOptions, default_spec
-from nanotrig.fixed.spec import FixedPointSpec, spec_keys
+from nanotrig.errors import NanotrigError
+from nanotrig.fixed.spec import FixedPointSpec
 from nanotrig.fixed.types import FixedType
 from nanotrig.hls.config import config_struct
+from nanotrig.hls.layer_precision import input_precision, input_stages, resolve_layer_spec, warn_model_default
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "hls_templates"
 KERNEL_HEADERS = sorted((TEMPLATES / "nnet_utils").glob("nnet_nanopelican*.h"))
@@ -51,18 +56,29 @@ def hls4ml_precision(t: FixedType) -> FixedPrecisionType:
     )
 
 
-def layer_spec(
-    canonical: CanonicalModel, layer_config: dict[str, Any], inputs: str = "cartesian"
-) -> FixedPointSpec:
-    """Default spec, with the stages named in the layer's hls4ml ``Precision`` dict overridden."""
-    spec = default_spec(canonical, DeriveOptions(inputs=inputs))
-    prec = layer_config.get("Precision")
-    if isinstance(prec, dict):
-        overrides = {k: v for k, v in prec.items() if k in spec_keys(inputs)}
-        spec = spec.with_overrides(overrides, source="hls4ml LayerName Precision")
-    return spec.with_implementation(
-        pair_table=layer_config.get("PairTable"), beam_table=layer_config.get("BeamTable")
+def layer_spec(node: Layer, canonical: CanonicalModel) -> FixedPointSpec:
+    """The node's spec from its hls4ml config and its input layers' (``layer_precision`` rules)."""
+    config = node.model.config
+    hls = config.config.get("HLSConfig") or {}
+    levels = [
+        (f"LayerType {node.class_name!r}", (hls.get("LayerType") or {}).get(node.class_name, {})),
+        (f"LayerName {node.name!r}", (hls.get("LayerName") or {}).get(node.name, {})),
+    ]
+    mode = node.get_attr("input_mode", "cartesian")
+    warn_model_default(config, node.name)
+    requests = {}
+    for stage, name in zip(input_stages(mode), node.inputs, strict=False):
+        source = node.get_input_node(name)
+        requests[stage] = input_precision(config, source) if source is not None else None
+    spec = resolve_layer_spec(
+        canonical, node.name, [(k, v.get("Precision")) for k, v in levels], requests, mode
     )
+    impl = {}
+    for key, table in (("PairTable", "pair_table"), ("BeamTable", "beam_table")):
+        for _, level in levels:
+            if level.get(key) is not None:
+                impl[table] = level[key]
+    return spec.with_implementation(**impl)
 
 
 class NanoPelicanHLS(Layer):
@@ -78,8 +94,13 @@ class NanoPelicanHLS(Layer):
     def initialize(self) -> None:
         canonical = CanonicalModel.from_dict(self.get_attr("canonical"), source=f"layer {self.name}")
         mode = self.get_attr("input_mode", "cartesian")
-        spec = layer_spec(canonical, self.model.config.get_layer_config(self), mode)
+        spec = layer_spec(self, canonical)
         self.set_attr("precision_spec", spec.to_dict())
+        if self.get_attr("reuse_factor") is None:  # none for the layer: hls4ml's Model-level one
+            self.set_attr("reuse_factor", self.model.config.model_rf or 1)
+        rf = self.get_attr("reuse_factor")
+        if not isinstance(rf, int) or isinstance(rf, bool) or rf < 1:
+            raise NanotrigError(f"hls4ml ReuseFactor of layer {self.name!r}: {rf!r} is not an integer >= 1")
         n = canonical.n_constituents
         if mode == "cartesian":
             want = [("jet", [n, 4], spec["input"])]

@@ -188,10 +188,11 @@ def _predict(args: argparse.Namespace) -> int:
 
 
 def _import(args: argparse.Namespace) -> int:
-    from nanotrig.model.pelican_import import import_checkpoint
+    from nanotrig.model.pelican_import import MASSLESS_NOTE, import_checkpoint
 
     canon = import_checkpoint(args.checkpoint, n_constituents=args.n_constituents)
     out = Path(args.out or Path(args.checkpoint).with_suffix(".json").name)
     canon.save(out)
     print(f"wrote {out} (C = {canon.n_hidden}, N = {canon.n_constituents}, {canon.variant})", file=sys.stderr)
+    print(MASSLESS_NOTE, file=sys.stderr)
     return 0
