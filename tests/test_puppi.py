@@ -53,7 +53,8 @@ def test_default_words_are_the_cms_phase2_puppi_format(c2) -> None:  # noqa: ANN
 
 
 def test_quantizer_wraps_phi_rounds_clips_and_counts() -> None:
-    t = (FixedType.parse("ap_ufixed<14,12>"), FixedType.parse("ap_int<12>"), FixedType.parse("ap_int<11>"))
+    words = ("ap_ufixed<14,12>", "ap_int<12>", "ap_int<11>")
+    t = tuple(FixedType.parse(w).with_modes("AP_RND", "AP_SAT") for w in words)
     step = ANGLE_STEP
     x = np.array(
         [

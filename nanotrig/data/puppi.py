@@ -27,11 +27,11 @@ class PuppiWords:
 
     @classmethod
     def parse(cls, pt: str, eta: str, phi: str) -> PuppiWords:
-        return cls(
-            FixedType.parse(pt, where="--input-pt"),
-            FixedType.parse(eta, where="--input-eta"),
-            FixedType.parse(phi, where="--input-phi"),
-        )
+        """The words as the firmware's spec has them (AP_RND, AP_SAT unless modes are given)."""
+        from nanotrig.fixed.analysis import DeriveOptions, input_types
+
+        t = input_types(DeriveOptions(inputs="puppi", input_pt=pt, input_eta=eta, input_phi=phi))
+        return cls(t["input_pt"], t["input_eta"], t["input_phi"])
 
     def describe(self) -> dict:
         return {

@@ -33,6 +33,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 
@@ -101,7 +102,8 @@ def input_types(opts: DeriveOptions) -> dict[str, FixedType]:
     for stage in ("input_pt", "input_eta", "input_phi"):
         text = getattr(opts, stage)
         t = FixedType.parse(text, where=f"stage {stage!r}")
-        out[stage] = t if "AP_" in text.upper() else t.with_modes(**WORD_MODES)  # explicit modes kept
+        explicit = re.search(r",\s*AP_", text, re.IGNORECASE)  # modes given: kept as they are
+        out[stage] = t if explicit else t.with_modes(**WORD_MODES)
     return out
 
 

@@ -17,10 +17,10 @@ layer ``Precision: {'result': 'auto'}``, ``Trace``, ``ReuseFactor``, and a Model
   string; hls4ml's own lookup order) is HONOURED: the spec is re-derived by range analysis with
   that input type (width, LSB, rounding and overflow). With PUPPI inputs there are three input
   layers, ``input_pt``, ``input_eta`` and ``input_phi``, each for its own word. The input
-  words are what the trigger upstream delivers, a legitimate choice the rest of the kernel can be sized for; and since the
-  emulator converts GeV to words with the same type (``quantize_inputs``), hls4ml's
-  ``predict()`` and ``nanotrig`` keep agreeing. Ignoring it would make them disagree; refusing
-  it would refuse a meaningful request. An input stage (``'input'``, or
+  words are what the trigger upstream delivers, a legitimate choice the rest of the kernel
+  can be sized for; and since the emulator converts GeV to words with the same type
+  (``quantize_inputs``), hls4ml's ``predict()`` and ``nanotrig`` keep agreeing. Ignoring it
+  would make them disagree; refusing it would refuse a meaningful request. An input stage (``'input'``, or
   ``'input_pt'`` ...) in the layer's dict is the same request; if both are given and differ,
   that is an error naming both.
 """
