@@ -28,7 +28,8 @@ TARGETS = {
 }
 PUBLISHED_HLS = {"latency_cycles": (13, 15), "dsp": (1050, 1350), "lut": (49_000, 70_000)}
 
-YOSYS_SOURCE = "Yosys estimate (synth_xilinx -family xcup)"
+YOSYS_SOURCE = "Yosys estimate (synth_xilinx -family xcup, every adder a carry chain)"
+YOSYS_METHOD = "adder-chains-1"  # bump when the Yosys script changes: cached counts are redone
 
 
 def default_spec_for(model: CanonicalModel, precision: str | Path | None = None) -> FixedPointSpec:
@@ -41,10 +42,11 @@ def yosys_cached(build: RtlBuild, work: Path, force: bool = False, nodsp: bool =
     cache = work / ("yosys-nodsp.json" if nodsp else "yosys.json")
     if cache.exists() and not force:
         d = json.loads(cache.read_text())
-        if d.get("key") == build.key and "bram18" in d:
+        if d.get("key") == build.key and d.get("method") == YOSYS_METHOD:
             return d
     res = run_yosys(build.verilog_sources, build.top, work / "yosys", nodsp=nodsp).to_dict()
     res["key"] = build.key
+    res["method"] = YOSYS_METHOD
     cache.write_text(json.dumps(res, indent=1) + "\n")
     return res
 
@@ -59,12 +61,13 @@ def make_report(
     force: bool = False,
     part: str = DEFAULT_PART,
     nodsp: bool = False,
+    by_stage: bool = False,
 ) -> dict[str, Any]:
     """The report as a dict (the JSON of ``nanotrig report --json``)."""
     t0 = time.perf_counter()
     work = Path(work_dir)
     spec = spec or default_spec_for(model)
-    build = build_rtl(model, spec, work / "rtl", clock_mhz=clock_mhz, force=force)
+    build = build_rtl(model, spec, work / "rtl", clock_mhz=clock_mhz, force=force, by_stage=by_stage)
     part_for(part)  # an unknown part is an error before any synthesis
     rep: dict[str, Any] = {
         "model": build.model,
@@ -105,6 +108,13 @@ def make_report(
     rep["device_fractions"] = device_fractions(rep, part)
     rep["device_fraction"] = device_fraction(rep, part)
     rep["scarcest"] = scarcest(rep, part)
+    if by_stage and yosys:
+        from nanotrig.report.stages import agreement, stage_breakdown
+
+        st = stage_breakdown(build, work, force=force)
+        rep["stages"] = st["stages"]
+        rep["stages_sum_over_total"] = agreement(st["stages"], rep)
+        rep["yosys_stages_seconds"] = st["seconds"]
     rep["vendor"] = read_vendor_report(project_dir) if project_dir is not None else None
     rep["targets"] = TARGETS[build.inputs]
     rep["published_hls"] = {k: list(v) for k, v in PUBLISHED_HLS.items()}

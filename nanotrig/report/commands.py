@@ -34,6 +34,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--no-dsp", action="store_true", help="Yosys without DSPs: every product in LUTs (where 0 DSP stands)"
     )
+    p.add_argument(
+        "--by-stage",
+        action="store_true",
+        help="also LUT/FF/DSP/CARRY/BRAM18 per kernel stage (a second Yosys run) and a stacked-bar plot",
+    )
     p.add_argument("--project", type=Path, default=None, help="HLS project folder (default firmware/MODEL)")
     p.add_argument("--work", type=Path, default=None, help=f"cache folder (default {DEFAULT_WORK}/MODEL)")
     p.add_argument("--no-yosys", action="store_true", help="skip synthesis (latency and da4ml numbers only)")
@@ -195,7 +200,14 @@ def cmd_report(args: argparse.Namespace) -> int:
         force=args.force,
         part=args.part,
         nodsp=args.no_dsp,
+        by_stage=args.by_stage,
     )
+    if "stages" in rep:
+        from nanotrig.report.stages import plot_stages
+
+        png = (args.plot_dir or work) / f"{name}_{spec.inputs}_stages.png"
+        title = f"{name} ({spec.inputs} inputs): Yosys resources by kernel stage"
+        rep["stages_plot"] = str(plot_stages(rep["stages"], png, title))
     if ns:
         from nanotrig.report.scan import plot_scan, scan_constituents
 
@@ -214,6 +226,8 @@ def cmd_report(args: argparse.Namespace) -> int:
         print(json.dumps(rep, indent=1))
     else:
         print(format_report(rep))
+        if "stages" in rep:
+            print(format_stages(rep))
         if args.scan_n:
             print("\nN scan (same weights; Yosys estimate, da4ml estimate in brackets):")
             print("    N  cycles     DSP                LUT                 FF")
@@ -227,6 +241,25 @@ def cmd_report(args: argparse.Namespace) -> int:
         if args.scan_bits:
             print(format_bits_scan(rep["scan_bits"]))
     return 0
+
+
+def format_stages(rep: dict[str, Any]) -> str:
+    from nanotrig.report.stages import RESOURCES
+
+    lines = [
+        "",
+        "by stage (Yosys, one module per stage group):",
+        f"  {'stage':26}" + "".join(f"{r:>9}" for r in RESOURCES),
+    ]
+    for g, v in rep["stages"].items():
+        lines.append(f"  {g:26}" + "".join(f"{v[r]:>9,}" for r in RESOURCES))
+    agree = rep["stages_sum_over_total"]
+    lines.append(
+        "  sum / flat total: "
+        + ", ".join(f"{r} {agree[r]:.3f}" for r in RESOURCES if agree.get(r) is not None)
+    )
+    lines.append(f"  plot: {rep['stages_plot']} (+ .json)")
+    return "\n".join(lines)
 
 
 def format_bits_scan(scan: dict[str, Any]) -> str:

@@ -106,6 +106,21 @@ class RtlBuild:
         return cls(**d)
 
 
+def write_stage_verilog(
+    traced: Any, plan: Any, units: int, ports: PortSpec, out: Path, named: dict[str, np.ndarray]
+) -> list[Path]:
+    """``out/stages``: the same RTL with the core cut into one module per kernel stage group."""
+    from nanotrig.rtl.emit import write_verilog
+    from nanotrig.rtl.stages import pipeline_stages
+    from nanotrig.rtl.timing import retime
+
+    if traced.op_stages is None:
+        raise NanotrigError("the trace could not attribute operations to kernel stages")
+    timed = retime(traced.comb, units, plan.bram_ops)
+    labels = pipeline_stages(timed, traced.op_stages, plan.pipeline, float(units))
+    return write_verilog(plan.pipeline, ports, out, named, labels, folder="stages")
+
+
 def bram_tables(spec: FixedPointSpec) -> dict[str, np.ndarray]:
     """Front-end tables the spec puts in block RAM: name -> the values the firmware holds."""
     named = {}
@@ -193,6 +208,7 @@ def build_rtl(
     clock_mhz: float = 200.0,
     vhdl: bool = True,
     force: bool = False,
+    by_stage: bool = False,
 ) -> RtlBuild:
     out = Path(out_dir)
     if clock_mhz <= 0:
@@ -204,7 +220,12 @@ def build_rtl(
             old = RtlBuild.load(meta_path)
         except (json.JSONDecodeError, TypeError):
             old = None
-        if old is not None and old.key == key and all((out / f).exists() for f in old.files["verilog"]):
+        fresh = old is not None and old.key == key
+        if (
+            fresh
+            and all((out / f).exists() for f in old.files["verilog"])
+            and (not by_stage or "stages" in old.files)
+        ):
             return old
 
     t0 = time.perf_counter()
@@ -230,6 +251,8 @@ def build_rtl(
     )
     out.mkdir(parents=True, exist_ok=True)
     written = write_hdl(plan.pipeline, ports, out, vhdl=vhdl, bram_tables=named)
+    if by_stage:
+        written["stages"] = write_stage_verilog(traced, plan, units, ports, out, named)
     (out / f"{TOP}.xdc").write_text(
         f"create_clock -period {1000.0 / clock_mhz:.3f} -name {ports.clock} [get_ports {ports.clock}]\n"
     )

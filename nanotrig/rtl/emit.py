@@ -26,15 +26,21 @@ def _fresh(d: Path) -> Path:
 
 
 def write_verilog(
-    pipe: Pipeline, ports: PortSpec, out_dir: Path, bram_tables: dict[str, np.ndarray] | None = None
+    pipe: Pipeline,
+    ports: PortSpec,
+    out_dir: Path,
+    bram_tables: dict[str, np.ndarray] | None = None,
+    stage_labels: list[list[str]] | None = None,
+    folder: str = "verilog",
 ) -> list[Path]:
-    """``out_dir/verilog``: primitives, ROMs, the flat core, the wrapper (top last)."""
-    d = _fresh(out_dir / "verilog")
+    """``out_dir/<folder>``: primitives, ROMs, the flat core (or, with ``stage_labels``, the core
+    cut into one module per kernel stage group), the wrapper (top last)."""
+    d = _fresh(out_dir / folder)
     files = []
     for prim in sorted((_PRIMITIVES / "verilog" / "source").glob("*.v")):
         if prim.name != "lookup_table.v":  # tables are inline case ROMs here
             files.append(Path(shutil.copy(prim, d / prim.name)))
-    core, roms = flat_core(pipe, ports.core, bram_tables)
+    core, roms = flat_core(pipe, ports.core, bram_tables, stage_labels)
     if roms:
         files.append(d / f"{ports.core}_roms.v")
         files[-1].write_text("`timescale 1ns / 1ps\n\n" + "\n".join(roms))

@@ -46,6 +46,7 @@ def units_for_clock(clock_mhz: float) -> int:
 class StagePlan:
     pipeline: Pipeline
     units_per_stage: int
+    bram_ops: frozenset[int] = frozenset()
 
     @property
     def stages(self) -> int:
@@ -133,4 +134,4 @@ def retime(comb: CombLogic, units_per_stage: int, bram_ops: frozenset[int] = fro
 def plan_stages(comb: CombLogic, units_per_stage: int, bram_ops: frozenset[int] = frozenset()) -> StagePlan:
     timed = retime(comb, units_per_stage, bram_ops)
     pipe = to_pipeline(timed, float(units_per_stage), retiming=False, verbose=False)
-    return StagePlan(pipeline=pipe, units_per_stage=units_per_stage)
+    return StagePlan(pipeline=pipe, units_per_stage=units_per_stage, bram_ops=bram_ops)

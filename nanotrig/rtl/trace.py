@@ -162,13 +162,19 @@ class TraceOps:
         self.types = types
         self.coefs = coefs
         self.tables = tables or {}
-        self.table_ids: dict[str, str] = {}  # front-end table name -> da4ml table content hash
+        self.cast_stage: dict[Any, str] = {}  # da4ml variable id -> the kernel stage whose cast made it
         self._valid_bits: np.ndarray | None = None
         self._m: FixedVariable | None = None
 
     def cast(self, x: np.ndarray, stage: str, where: np.ndarray | None = None) -> np.ndarray:
         t = self.types[stage]
-        return _each(lambda v: Lin.of(quantize_var(Lin.of(v).value(), t)), x)
+
+        def one(v: Any) -> Lin:
+            q = quantize_var(Lin.of(v).value(), t)
+            self.cast_stage.setdefault(q.id, stage)
+            return Lin.of(q)
+
+        return _each(one, x)
 
     def relu(self, x: np.ndarray) -> np.ndarray:
         return _each(lambda v: Lin.of(Lin.of(v).value().relu()), x)
@@ -236,7 +242,13 @@ class TraceOps:
         ti, tv = self.types[index_stage], self.types[value_stage]
         values = self.tables[table].astype(np.float64) * tv.lsb
         full = (ti.min_value, ti.max_value, ti.lsb)  # the table covers the whole index type
-        return _each(lambda v: Lin([Lin.of(v).value().lookup(values, original_qint=full)]), x)
+
+        def one(v: Any) -> Lin:
+            out = Lin.of(v).value().lookup(values, original_qint=full)
+            self.cast_stage.setdefault(out.id, "tables")
+            return Lin([out])
+
+        return _each(one, x)
 
     def const(self, value: float, stage: str, shape: tuple[int, ...]) -> np.ndarray:
         from nanotrig.fixed.ops import quantize_int
@@ -253,6 +265,8 @@ class TracedKernel:
     # (port group name, words, word type) in the core's input order
     input_groups: list[tuple[str, int, FixedType]]
     result_type: FixedType
+    # the kernel stage each op of ``comb`` belongs to (nanotrig.rtl.stages), when known
+    op_stages: list[str] | None = None
 
     @property
     def n_inputs(self) -> int:
@@ -295,4 +309,7 @@ def trace_kernel(model: CanonicalModel, spec: FixedPointSpec) -> TracedKernel:
     out, _ = run_kernel(ops, fields, [ch.sign for ch in model.channels], model.beams, spec.inputs)
     score = Lin.of(out.reshape(-1)[0]).value()
     comb = comb_trace(inputs, [score], keep_dead_inputs=True)
-    return TracedKernel(comb=comb, input_groups=groups, result_type=spec["result"])
+    from nanotrig.rtl.stages import op_stages
+
+    labels = op_stages(comb, inputs, [score], ops.cast_stage)
+    return TracedKernel(comb=comb, input_groups=groups, result_type=spec["result"], op_stages=labels)
