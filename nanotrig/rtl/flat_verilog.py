@@ -221,13 +221,13 @@ class StageWriter:
                 for addr, word in enumerate(gen_memfile(self.sol, op).split("\n"))
                 if "X" not in word  # addresses the multiplicity never takes
             ]
-            self.roms[rom] = f"""// multiplicity-indexed coefficient ROM
+            self.roms[rom] = f"""// ROM in logic (LUTs; rom_style keeps synthesis from moving it into block RAM)
 module {rom} (
     input  [{w_in - 1}:0] a,
     output reg [{w_out - 1}:0] q
 );
     always @(*) begin
-        case (a)
+        (* rom_style = "logic" *) case (a)
 {chr(10).join(cases)}
             default: q = {w_out}'d0;
         endcase
