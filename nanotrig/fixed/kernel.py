@@ -12,8 +12,8 @@ M - M_min = number of valid constituents (0..N).
 
 Two input front-ends (``INPUT_MODES``) produce the pair invariants d; everything after is shared.
 
-  A/C cartesian  p_k = (E, px, py, pz) words of type ``input``; valid_k = E_k > 0; absent
-                 constituents are zeroed: p_k = valid_k ? p_k : 0;  m = popcount(valid)
+  A/C cartesian  p_k = (E, px, py, pz) words of type ``input``; valid_k = E_k > 0;
+                 m = popcount(valid); a pair with an absent constituent has d = 0 (masked after the cast)
                  constituent pairs i < j: d_ij = cast_d(E_i E_j - px_i px_j - py_i py_j - pz_i pz_j)
                  beam pairs (adds only):  d_+k = cast_d(E_k - pz_k),  d_-k = cast_d(E_k + pz_k)
   A/C puppi      (pT, eta, phi) words of types ``input_pt``, ``input_eta``, ``input_phi``; eta and
@@ -132,15 +132,21 @@ def pair_index(n: int, beams: bool) -> np.ndarray:
 
 
 def cartesian_invariants(ops: Any, fields: Sequence[Any], beams: bool) -> tuple[list[Any], Any]:
-    """(E, px, py, pz) words -> ([d_+k, d_-k] or [], d_ij for i < j), valid bits."""
+    """(E, px, py, pz) words -> ([d_+k, d_-k] or [], d_ij for i < j), valid bits.
+
+    The products take the words as they come; a pair with an absent constituent is zeroed after
+    the cast (a mask on d, not on the four words before the DSPs: same integers, and the DSPs'
+    inputs need no logic in front of them)."""
     valid = ops.positive(fields[0])
-    e, px, py, pz = (ops.mask(f, valid) for f in fields)
+    e, px, py, pz = fields
     n = e.shape[1]
     iu, ju = np.triu_indices(n, 1)
-    d_cc = ops.cast(
-        e[:, iu] * e[:, ju] - px[:, iu] * px[:, ju] - py[:, iu] * py[:, ju] - pz[:, iu] * pz[:, ju], "d"
-    )
-    beam = [ops.cast(e - pz, "d"), ops.cast(e + pz, "d")] if beams else []
+    both = valid[:, iu] & valid[:, ju]
+    dot = e[:, iu] * e[:, ju] - px[:, iu] * px[:, ju] - py[:, iu] * py[:, ju] - pz[:, iu] * pz[:, ju]
+    d_cc = ops.mask(ops.cast(dot, "d", both), both)
+    beam = []
+    if beams:
+        beam = [ops.mask(ops.cast(e - pz, "d", valid), valid), ops.mask(ops.cast(e + pz, "d", valid), valid)]
     return [*beam, d_cc], valid
 
 
@@ -204,7 +210,10 @@ def run_kernel(
         u = ops.cast(coef("pair_row", h)[:, None] * r + c[:, None], "u", valid)
         v = ops.cast(coef("pair_col", h)[:, None] * r, "v", valid)
         sd = d if sign > 0 else -d
-        z = ops.cast(sd + u[:, :, None] + v[:, None, :], "z", pair_valid)
+        # u_i + v_j first (``bind``: an adder here, numerically a no-op): u carries the jet-level
+        # bias c, the last value to arrive, so the pair values waiting for it are the d (231,
+        # shared by both orders and channels), not 924 partial sums
+        z = ops.cast(sd + ops.bind(u[:, :, None] + v[:, None, :]), "z", pair_valid)
         e = ops.cast(coef("diag_T", h) * t + coef("diag_const", h), "diag_bias")
         y = ops.cast(coef("diag_r", h)[:, None] * r + e[:, None], "y", valid)
         # F: ReLU, mask, adder trees

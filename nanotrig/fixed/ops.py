@@ -17,6 +17,7 @@ these methods of an ops object for everything else:
     select(bit, a, b)       bit ? a : b (a mux)
     abs(x)                  |x|, exact
     lookup(x, table)        a front-end ROM (``kernel.FRONT_END_TABLES``) at the already cast index x
+    bind(x)                 x, exactly; in hardware the sum x is built here (an association hint)
 
 Two backends live here: ``IntOps`` (the bit-accurate emulator: int64 numpy, vectorised over jets)
 and ``RangeOps`` (float64, no rounding, records the range of every stage for range analysis).
@@ -192,6 +193,9 @@ class IntOps:
     def abs(self, x: Fx) -> Fx:
         return Fx(np.abs(x.v), x.f, x.bits)
 
+    def bind(self, x: Fx) -> Fx:
+        return x
+
     def lookup(self, x: Fx, table: str) -> Fx:
         index_stage, value_stage, _ = FRONT_END_TABLES[table]
         ti, tv = self.types[index_stage], self.types[value_stage]
@@ -260,6 +264,9 @@ class RangeOps:
 
     def abs(self, x: np.ndarray) -> np.ndarray:
         return np.abs(x)
+
+    def bind(self, x: np.ndarray) -> np.ndarray:
+        return x
 
     def lookup(self, x: np.ndarray, table: str) -> np.ndarray:
         """The exact function (no table rounding): the table types are derived from these ranges."""

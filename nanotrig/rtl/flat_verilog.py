@@ -221,7 +221,9 @@ class StageWriter:
                 for addr, word in enumerate(gen_memfile(self.sol, op).split("\n"))
                 if "X" not in word  # addresses the multiplicity never takes
             ]
-            self.roms[rom] = f"""// ROM in logic (LUTs; rom_style keeps synthesis from moving it into block RAM)
+            self.roms[
+                rom
+            ] = f"""// ROM in logic (LUTs; rom_style keeps synthesis from moving it into block RAM)
 module {rom} (
     input  [{w_in - 1}:0] a,
     output reg [{w_out - 1}:0] q

@@ -234,6 +234,9 @@ class TraceOps:
     def select(self, bit: np.ndarray, a: Any, b: Any) -> np.ndarray:
         return _each(lambda k, x, y: Lin.of(k.msb_mux(Lin.of(x).value(), Lin.of(y).value())), bit, a, b)
 
+    def bind(self, x: np.ndarray) -> np.ndarray:
+        return _each(lambda v: Lin.of(Lin.of(v).value()), x)
+
     def abs(self, x: np.ndarray) -> np.ndarray:
         return _each(lambda v: Lin.of(abs(Lin.of(v).value())), x)
 

@@ -68,7 +68,7 @@ void nanopelican(const input_T jet[CONFIG_T::n_const * 4], result_T score[1]) {
     unsigned m;
 
     nanopelican_inputs<input_T, CONFIG_T>(jet, p, valid, m);     // A
-    nanopelican_pair_invariants<input_T, CONFIG_T>(p, d);        // C (B, the jet sums, is folded into D)
+    nanopelican_pair_invariants<input_T, CONFIG_T>(p, valid, d); // C (B, the jet sums, is folded into D)
     nanopelican_core<result_T, CONFIG_T>(d, valid, m, score);    // D .. G
 }
 
