@@ -103,10 +103,14 @@ def synth_script(
     sources: list[Path], top: str, stat_file: Path, nodsp: bool = False, adder_chains: bool = True
 ) -> str:
     # -flatten lets ABC optimise across modules (modules marked keep_hierarchy stay); no I/O or
-    # clock buffers: the kernel is a block inside a trigger design, not a chip top. -nodsp:
-    # products in LUTs. adder_chains: every adder its own carry chain (see above).
+    # clock buffers: the kernel is a block inside a trigger design, not a chip top. -nosrl: the
+    # pipeline registers stay flip-flops (the RTL asks Vivado for the same, shreg_extract = "no"):
+    # a shift register in a LUT trades the device's most plentiful resource for its scarcer one.
+    # -nodsp: products in LUTs. adder_chains: every adder its own carry chain (see above).
     files = " ".join(str(s) for s in sources)
-    synth = f"synth_xilinx -family xcup -top {top} -flatten -noiopad -noclkbuf{' -nodsp' if nodsp else ''}"
+    synth = (
+        f"synth_xilinx -family xcup -top {top} -flatten -noiopad -noclkbuf -nosrl{' -nodsp' if nodsp else ''}"
+    )
     steps = (
         f"{synth} -run begin:coarse; {COARSE_WITHOUT_ALUMACC}; {synth} -run map_memory:"
         if adder_chains

@@ -273,7 +273,7 @@ def flat_core(
             if isinstance(sources[j], BramRead):
                 reads.append((sources[j], reg, w))
             elif w and sources[j]:
-                body.append((source_groups[j], f"    reg [{w - 1}:0] {reg};"))
+                body.append((source_groups[j], f'    (* shreg_extract = "no" *) reg [{w - 1}:0] {reg};'))
                 body.append((source_groups[j], f"    always @(posedge clk) {reg} <= {sources[j]};"))
         body += [("front-end", "    " + line) for line in brams.instances(reads, s)]
         labels = stage_labels[s] if stage_labels else None

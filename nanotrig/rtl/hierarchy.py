@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 SIGNAL = re.compile(r"\b(s\d+_(?:v|in)\d+(?:_neg)?|s\d+_bram\d+_q[ab]|model_inp|model_out)\b")
-DECL = re.compile(r"^\s*(?:wire|reg)\s*\[(\d+):0\]\s*([^=;]+?)\s*(?:=|;)")
+DECL = re.compile(r"^\s*(?:\(\*[^*]*\*\)\s*)?(?:wire|reg)\s*\[(\d+):0\]\s*([^=;]+?)\s*(?:=|;)")
 
 
 def module_name(core: str, group: str) -> str:

@@ -25,7 +25,7 @@ import math
 from dataclasses import dataclass
 
 from da4ml.trace import to_pipeline
-from da4ml.types import CombLogic, Op, Pipeline, minimal_kif
+from da4ml.types import CombLogic, Op, Pipeline
 
 ADDER_NS = 0.9  # one 20-40 bit adder with its routing, UltraScale+ -2
 REGISTER_OVERHEAD_NS = 0.5  # clock-to-out + setup + clock uncertainty
@@ -128,15 +128,14 @@ def retime(comb: CombLogic, units_per_stage: int, bram_ops: frozenset[int] = fro
             lat = math.ceil(base / cut - 1e-9) * cut + dt
         ready.append(lat)
         new_ops.append(op._replace(latency=lat))
-    return comb._replace(ops=_late_bits(new_ops, cut))
+    return comb._replace(ops=_late_constants(new_ops, cut))
 
 
-def _late_bits(ops: list[Op], cut: float) -> list[Op]:
-    """Move constants and one-bit logic (the pair-valid ANDs) as late as their users allow. da4ml
-    places a constant at time 0 and registers it through every stage up to its user; a bit
-    computed where it is used keeps 462 pair bits from being registered at every stage (its
-    inputs, 22 valid bits, travel instead). Users here are muxes or bit logic, whose start is
-    latency - delay; a constant goes just after its user's start, into the user's stage."""
+def _late_constants(ops: list[Op], cut: float) -> list[Op]:
+    """Move constants into the stage of their first user: da4ml places a constant at time 0 and
+    registers it through every stage up to its user. (Computing the pair-valid ANDs late as well
+    saves their registers but merges the AND into the adder-tree LUTs: 8-input functions, +13k
+    LUT for c2; registers are the cheaper resource, so those bits stay early.)"""
     users: list[list[int]] = [[] for _ in ops]
     for i, op in enumerate(ops):
         parents = [op.id0, op.id1] if op.opcode != -1 else []
@@ -149,20 +148,15 @@ def _late_bits(ops: list[Op], cut: float) -> list[Op]:
     for i in range(len(ops) - 1, -1, -1):
         op = ops[i]
         const = op.opcode == 5
-        if not users[i] or not (const or (op.opcode == 10 and sum(minimal_kif(op.qint)) <= 1)):
+        if not users[i] or not const:
             continue
         if any(ops[u].opcode in (7, 8) for u in users[i]):
             continue
         latest = min(ops[u].latency - op_delay(ops[u]) for u in users[i])
         if latest <= op.latency:
             continue
-        if const:  # no delay: in the stage of its first user
-            ops[i] = op._replace(latency=latest + 1e-6 if latest % cut == 0 else latest)
-            continue
-        if math.floor((latest - 1.0) / cut + 1e-9) != math.floor(latest / cut - 1e-9):
-            latest = math.floor(latest / cut + 1e-9) * cut  # end at the boundary instead of straddling
-        if latest > op.latency:
-            ops[i] = op._replace(latency=latest)
+        # no delay: in the stage of its first user
+        ops[i] = op._replace(latency=latest + 1e-6 if latest % cut == 0 else latest)
     return ops
 
 
