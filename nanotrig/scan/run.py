@@ -56,9 +56,10 @@ def plan_tasks(req: ScanRequest) -> list[Task]:
         kwargs = {
             "model": model,
             "point": p.to_dict(),
-            "data": None if req.data is None else str(req.data),
+            # absolute: a worker's working directory need not be this one
+            "data": None if req.data is None else str(Path(req.data).resolve()),
             "yosys": req.yosys,
-            "work_dir": str(req.out / "points" / p.name),
+            "work_dir": str((req.out / "points" / p.name).resolve()),
         }
         identity = {
             "model": model,

@@ -79,9 +79,13 @@ def _rtl(req: VerifyRequest, log: Callable[[str], None]) -> dict[str, Any] | Non
     if req.sim not in SIMULATORS:
         raise NanotrigError(f"--sim {req.sim!r}: expected one of {', '.join(SIMULATORS)}")
     require_simulator(req.sim)
-    build = build_rtl(req.model, req.spec, req.work / "rtl", clock_mhz=req.clock_mhz, vhdl=False)
+    build = build_rtl(req.model, req.spec, req.work.resolve() / "rtl", clock_mhz=req.clock_mhz, vhdl=False)
     log(f"RTL: {build.out_dir} (latency {build.latency_cycles} cycles), simulated with {req.sim}")
-    return {"build": str(Path(build.out_dir) / "rtl.json"), "sim": req.sim, "work": str(req.work / "rtlsim")}
+    return {
+        "build": str((Path(build.out_dir) / "rtl.json").resolve()),
+        "sim": req.sim,
+        "work": str((req.work / "rtlsim").resolve()),
+    }
 
 
 def plan_tasks(req: VerifyRequest, csim_library: str, rtl: dict[str, Any] | None) -> list[Task]:
