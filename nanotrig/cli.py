@@ -17,6 +17,8 @@ STAGE_COMMANDS = (
     "nanotrig.hls.commands",
     "nanotrig.rtl.commands",
     "nanotrig.report.commands",
+    "nanotrig.scan.commands",
+    "nanotrig.verify.commands",
 )
 
 

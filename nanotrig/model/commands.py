@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from nanotrig.engine.cluster import add_cluster_arguments, cluster_spec
 from nanotrig.errors import NanotrigError
 
 
@@ -35,6 +36,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--n-train", type=int, default=-1, help="use only the first N training jets")
     p.add_argument("--n-valid", type=int, default=-1, help="use only the first N validation jets")
     p.add_argument("--init-from", help="start from the weights of this .keras (same C and variant, any N)")
+    p.add_argument(
+        "--seeds",
+        help="train one model per seed, e.g. 1-25 (each a task on Dask, in OUT/seed<k>/); the result is "
+        "the lowest-validation-loss model, with a table over the best --keep seeds",
+    )
+    p.add_argument("--keep", type=int, default=5, help="seeds the --seeds table averages over (default 5)")
+    add_cluster_arguments(p)  # where --seeds trainings run
     p.set_defaults(func=_train)
 
     p = sub.add_parser("eval", help="accuracy, AUC, 1/eps_B at 30%% and 50%% signal efficiency")
@@ -101,6 +109,17 @@ def _train(args: argparse.Namespace) -> int:
         n_valid=args.n_valid,
         init_from=args.init_from,
     )
+    if args.seeds:
+        from nanotrig.model.ensemble import parse_seeds, run_ensemble
+
+        seeds = parse_seeds(args.seeds)
+        out = Path(args.out or f"runs/{name}")
+        table = run_ensemble(
+            cfg, seeds, args.keep, out, cluster_spec(args), log=lambda s: print(s, file=sys.stderr)
+        )
+        print((out / "ensemble.md").read_text())
+        print(json.dumps({"canonical": table["result"]["canonical"], "best": table["best"]["seed"]}))
+        return 0
     result = train(cfg, log=lambda s: print(s, file=sys.stderr))
     print(json.dumps(result))
     return 0

@@ -5,27 +5,23 @@ One knob, the number of significant bits every internal stage keeps below its la
 word, the weights and the result keep their defaults, so the scan isolates what the adders cost.
 Per width: the emulator's accuracy / AUC / 1/eps_B@30 % and overflow count on the given jets,
 the RTL's latency and da4ml's cost estimate, and Yosys counts when asked (minutes per point).
-Each point's RTL and Yosys result is cached in its own folder, so an interrupted scan resumes.
+Each width is one point of ``nanotrig scan`` (a task on the engine, its result stored under its
+key, its RTL and Yosys result cached in its own folder), so an interrupted scan resumes.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-from tqdm import tqdm
-
-from nanotrig import metrics
 from nanotrig.canonical import CanonicalModel
+from nanotrig.engine.cluster import ClusterSpec
 from nanotrig.fixed.analysis import DeriveOptions, default_spec
-from nanotrig.fixed.emulator import Emulator
 from nanotrig.fixed.spec import FixedPointSpec
-from nanotrig.model.scoring import canonical_scores
-from nanotrig.report.collect import make_report
-from nanotrig.report.scan import da4ml_columns
+from nanotrig.report.scan import DA4ML_KEYS
 
 DEFAULT_BITS = (8, 10, 12, 15, 18)
 
@@ -39,36 +35,47 @@ def spec_for_bits(model: CanonicalModel, bits: int) -> FixedPointSpec:
 def scan_bits(
     model: CanonicalModel,
     bits: tuple[int, ...],
-    pmu: np.ndarray,
-    labels: np.ndarray,
+    data: Path,
     work_dir: Path,
     clock_mhz: float = 200.0,
     yosys: bool = False,
+    cluster: ClusterSpec | None = None,
+    progress: bool = True,
+    log: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
-    """Float reference once, then one row per width (``work_dir/b<bits>`` caches the RTL)."""
-    ref = metrics.summary(labels, canonical_scores(model, pmu))  # chunked: N = 80 needs it
-    rows = []
-    for b in tqdm(bits, desc="bits scan", unit="width"):
-        spec = spec_for_bits(model, b)
-        emu = Emulator(model, spec).run(pmu)
-        phys = metrics.summary(labels, emu.scores)
-        rep = make_report(model, work_dir / f"b{b}", spec, clock_mhz=clock_mhz, yosys=yosys)
-        rows.append(
-            {
-                "bits": b,
-                "accuracy": phys["accuracy"],
-                "auc": phys["auc"],
-                "rejection_30": phys["rejection_30"],
-                "overflows": emu.total_overflows,
-                "types": {s: str(spec[s]) for s in ("d", "z", "y", "A", "D")},
-                "latency_cycles": rep["latency_cycles"],
-                "dsp": rep["dsp"],
-                "lut": rep["lut"],
-                "ff": rep["ff"],
-                **da4ml_columns(rep),
-            }
-        )
-    return {"jets": int(len(labels)), "float": ref, "rows": rows}
+    """One scan point per width (``nanotrig scan``, one task each), physics on ``data``; the
+    float reference is the same model on the same jets, so every point carries the same one."""
+    from nanotrig.scan.run import ScanRequest, run_scan
+
+    named = replace(model, name=model.name or "model")
+    req = ScanRequest(
+        models=[named], out=Path(work_dir), bits=list(bits), clocks=[clock_mhz], data=Path(data), yosys=yosys
+    )
+    points = run_scan(req, cluster, progress, log)["rows"]
+    rows = [
+        {
+            "bits": r["bits"],
+            "accuracy": r["accuracy"],
+            "auc": r["auc"],
+            "rejection_30": r["rejection_30"],
+            "overflows": r["overflow_total"],
+            "types": {s: r["types"][s] for s in ("d", "z", "y", "A", "D")},
+            "latency_cycles": r["latency_cycles"],
+            "dsp": r["dsp"],
+            "lut": r["lut"],
+            "ff": r["ff"],
+            **{k: r[k] for k in DA4ML_KEYS},
+            "device_fraction": r["device_fraction"],
+        }
+        for r in points
+    ]
+    first = points[0]
+    return {
+        "jets": first["jets"],
+        "jets_truncated": first["jets_truncated"],
+        "float": first["float"],
+        "rows": rows,
+    }
 
 
 def plot_bits_scan(scan: dict[str, Any], out_png: Path, title: str) -> Path:

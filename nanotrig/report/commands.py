@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
+from nanotrig.engine.cluster import ClusterSpec, add_cluster_arguments, cluster_spec
 from nanotrig.errors import NanotrigError
 
 DEFAULT_WORK = Path("build") / "report"
@@ -59,6 +61,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--plot-dir", type=Path, default=None, help="where the scans' PNG/JSON go (default: work)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
+    add_cluster_arguments(p)  # where the scans' points run (each one task, as in `nanotrig scan`)
     p.set_defaults(func=cmd_report)
 
 
@@ -151,23 +154,25 @@ def _int_list(text: str, flag: str) -> tuple[int, ...]:
 
 
 def _bits_scan(
-    args: argparse.Namespace, bits: tuple[int, ...], model: Any, name: str, work: Path
+    args: argparse.Namespace, bits: tuple[int, ...], model: Any, name: str, work: Path, cluster: ClusterSpec
 ) -> dict[str, Any]:
-    from nanotrig.data import read_jets, sample_path
+    from nanotrig.data import sample_path
     from nanotrig.report.bits_scan import plot_bits_scan, scan_bits
 
-    jets = read_jets(args.data or sample_path(), n_constituents=model.n_constituents)
+    if args.data is not None and not args.data.exists():
+        raise NanotrigError(f"{args.data}: no such file")
     scan = scan_bits(
         model,
         bits,
-        jets.pmu,
-        jets.is_signal,
+        args.data or sample_path(),
         work / "scan_bits",
         clock_mhz=args.clock,
         yosys=not args.no_yosys,
+        cluster=cluster,
+        progress=not args.json,
+        log=_stderr,
     )
     scan["data"] = str(args.data) if args.data else "the shipped sample"
-    scan["jets_truncated"] = jets.n_truncated  # cut to the leading N constituents on reading
     png = plot_bits_scan(
         scan,
         (args.plot_dir or work) / f"{name}_scan_bits.png",
@@ -175,6 +180,10 @@ def _bits_scan(
     )
     scan["plot"] = str(png)
     return scan
+
+
+def _stderr(line: str) -> None:
+    print(line, file=sys.stderr)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -185,6 +194,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     # argument errors before any work
     ns = _int_list(args.scan_n, "--scan-n") if args.scan_n else ()
     bits = _int_list(args.scan_bits, "--scan-bits") if args.scan_bits else ()
+    cluster = cluster_spec(args)
     model = resolve_model(args.model)
     name = model.name or Path(args.model).stem
     spec = spec_from_args(model, args)
@@ -211,7 +221,16 @@ def cmd_report(args: argparse.Namespace) -> int:
     if ns:
         from nanotrig.report.scan import plot_scan, scan_constituents
 
-        rows = scan_constituents(model, ns, work / "scan", clock_mhz=args.clock, yosys=not args.no_yosys)
+        rows = scan_constituents(
+            model,
+            ns,
+            work / "scan",
+            clock_mhz=args.clock,
+            yosys=not args.no_yosys,
+            cluster=cluster,
+            progress=not args.json,
+            log=_stderr,
+        )
         png = plot_scan(
             rows,
             (args.plot_dir or work) / f"{name}_scan_n.png",
@@ -221,7 +240,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         rep["scan_n"] = rows
         rep["scan_plot"] = str(png)
     if bits:
-        rep["scan_bits"] = _bits_scan(args, bits, model, name, work)
+        rep["scan_bits"] = _bits_scan(args, bits, model, name, work, cluster)
     if args.json:
         print(json.dumps(rep, indent=1))
     else:

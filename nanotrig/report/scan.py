@@ -1,18 +1,23 @@
-"""Latency and resources against the number of constituents N, as a table, JSON and PNG."""
+"""Latency and resources against the number of constituents N, as a table, JSON and PNG.
+
+The points are those of ``nanotrig scan`` (one task each on the engine, stored under their key,
+so an interrupted scan resumes); this module keeps the N-scan's row layout and plot.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from tqdm import tqdm
-
 from nanotrig.canonical import CanonicalModel
-from nanotrig.report.collect import make_report, with_constituents
+from nanotrig.engine.cluster import ClusterSpec
 
 DEFAULT_NS = (8, 12, 16, 20, 24, 32)
 _KEYS = ("n_constituents", "latency_cycles", "latency_ns", "dsp", "lut", "ff", "carry", "yosys_seconds")
+DA4ML_KEYS = ("da4ml_lut", "da4ml_products", "da4ml_reg_bits")
 
 
 def da4ml_columns(rep: dict[str, Any]) -> dict[str, Any]:
@@ -32,13 +37,17 @@ def scan_constituents(
     work_dir: Path,
     clock_mhz: float = 200.0,
     yosys: bool = True,
+    cluster: ClusterSpec | None = None,
+    progress: bool = True,
+    log: Callable[[str], None] | None = None,
 ) -> list[dict[str, Any]]:
-    """One report per N (each cached in ``work_dir/N<n>``, so an interrupted scan resumes)."""
-    rows = []
-    for n in tqdm(ns, desc="N scan", unit="N"):
-        rep = make_report(with_constituents(model, n), work_dir / f"N{n}", clock_mhz=clock_mhz, yosys=yosys)
-        rows.append({**{k: rep.get(k) for k in _KEYS}, **da4ml_columns(rep)})
-    return rows
+    """One scan point per N (default spec, hardware only), in the N-scan's row layout."""
+    from nanotrig.scan.run import ScanRequest, run_scan
+
+    named = replace(model, name=model.name or "model")
+    req = ScanRequest(models=[named], out=Path(work_dir), ns=list(ns), clocks=[clock_mhz], yosys=yosys)
+    rows = run_scan(req, cluster, progress, log)["rows"]
+    return [{k: r.get(k) for k in (*_KEYS, *DA4ML_KEYS)} for r in rows]
 
 
 def plot_scan(rows: list[dict[str, Any]], out_png: Path, title: str, period_ns: float = 5.0) -> Path:

@@ -7,6 +7,7 @@ import json
 import sys
 
 from nanotrig.data.jets import JetFileError
+from nanotrig.engine.cluster import add_cluster_arguments, cluster_spec
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -26,9 +27,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--smear", action=argparse.BooleanOptionalAction, default=True, help="Delphes-like detector"
     )
     p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
     p.add_argument("--shard-jets", type=int, default=1000, help="jets per shard file (1000)")
     p.add_argument("--json", action="store_true", help="print the bookkeeping as JSON")
+    add_cluster_arguments(p)
     p.set_defaults(func=_gen_data)
 
 
@@ -54,9 +55,10 @@ def _gen_data(args: argparse.Namespace) -> int:
         sizes,
         settings,
         seed=args.seed,
-        workers=args.workers,
         shard_jets=args.shard_jets,
         progress=not args.json,
+        cluster=cluster_spec(args),
+        log=lambda s: print(s, file=sys.stderr),
     )
     result["files"] = [str(p) for p in result["files"]]
     if args.json:

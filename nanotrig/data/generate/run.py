@@ -1,25 +1,25 @@
-"""gen-data: plan seeded shards, run the missing ones in parallel, merge them into train/valid/test.
+"""gen-data: plan seeded shards, run the missing ones on the engine, merge them into train/valid/test.
 
 Every shard has its own seed derived from (seed, split, process, shard number), so the result does
-not depend on the number of workers, and finished shards are files that a re-run skips.
+not depend on the cluster or the number of workers, and finished shards are stored files (keyed
+by spec, settings and generator version) that a re-run skips.
 """
 
 from __future__ import annotations
 
 import json
-import multiprocessing as mp
-import os
-import queue
-import time
+import tempfile
+from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from nanotrig.data.generate.settings import PROCESSES, GenSettings
 from nanotrig.data.generate.shard import ShardSpec, run_shard
-from nanotrig.data.io import JetWriter, read_attrs, read_jets
+from nanotrig.data.io import JetWriter, read_jets
 from nanotrig.data.jets import JetFileError, concatenate
+from nanotrig.engine import ClusterSpec, Engine, Task, TaskStore, fan_out, make_task
 
 SPLITS = ("train", "valid", "test")
 SETTINGS_FILE = "gen-settings.json"
@@ -42,18 +42,31 @@ def plan(sizes: dict[str, int], seed: int, shard_jets: int) -> list[ShardSpec]:
     return specs
 
 
-_progress_queue: mp.Queue | None = None
+# bump when a shard made from the same spec and settings would differ (generator code changes)
+SHARD_VERSION = 1
 
 
-def _init_worker(q: mp.Queue) -> None:
-    global _progress_queue
-    _progress_queue = q
+def make_shard(spec: dict, settings: dict) -> dict:
+    """One shard, run on a worker: generated into a private temporary file whose bytes go back to
+    the client, which stores them (no filesystem shared with the workers needed)."""
+    shard, cfg = ShardSpec(**spec), GenSettings(**settings)
+    with tempfile.TemporaryDirectory(prefix="nanotrig-shard-") as tmp:
+        path = Path(tmp) / shard.name
+        info = run_shard(shard, cfg, path)
+        return {"info": info, "files": {"h5": path.read_bytes()}}
 
 
-def _work(args: tuple[ShardSpec, GenSettings, Path]) -> dict:
-    spec, settings, path = args
-    q = _progress_queue
-    return run_shard(spec, settings, path, progress=None if q is None else q.put)
+def shard_tasks(specs: list[ShardSpec], settings: GenSettings) -> list[Task]:
+    return [
+        make_task(
+            make_shard,
+            s.name.removesuffix(".h5"),
+            {"spec": asdict(s), "settings": settings.to_dict()},
+            SHARD_VERSION,
+            weight=s.n_jets,
+        )
+        for s in specs
+    ]
 
 
 def _check_settings(out: Path, record: dict) -> None:
@@ -76,77 +89,63 @@ def generate(
     sizes: dict[str, int],
     settings: GenSettings,
     seed: int = 1,
-    workers: int | None = None,
     shard_jets: int = 1000,
     progress: bool = True,
+    cluster: ClusterSpec | None = None,
+    log: Callable[[str], None] | None = None,
 ) -> dict:
-    """Makes ``out/{train,valid,test}.h5`` (balanced, shuffled with the seed); returns bookkeeping."""
+    """Makes ``out/{train,valid,test}.h5`` (balanced, shuffled with the seed); returns bookkeeping.
+
+    Each shard is one task on the engine (``cluster``: default an embedded local cluster);
+    finished shards live in ``out/shards`` under their key and are never generated twice.
+    """
     out = Path(out)
     if shard_jets < 1:
         raise JetFileError(f"shard size must be positive, got {shard_jets}")
     _check_settings(
         out, {"settings": settings.to_dict(), "seed": seed, "sizes": sizes, "shard_jets": shard_jets}
     )
-    shard_dir = out / "shards"
-    shard_dir.mkdir(exist_ok=True)
     specs = plan(sizes, seed, shard_jets)
-    todo = [s for s in specs if not (shard_dir / s.name).exists()]
-    done_jets = sum(s.n_jets for s in specs) - sum(s.n_jets for s in todo)
-    workers = max(1, min(workers or os.cpu_count() or 1, len(todo) or 1))
-    t0 = time.perf_counter()
-    infos: list[dict] = []
-    with tqdm(
-        total=sum(s.n_jets for s in specs),
-        initial=done_jets,
-        unit="jet",
-        desc="generating",
-        disable=not progress,
-    ) as bar:
-        jobs = [(s, settings, shard_dir / s.name) for s in todo]
-        if workers == 1:
-            for job in jobs:
-                infos.append(run_shard(*job, progress=bar.update))
-        elif jobs:
-            ctx = mp.get_context("spawn")  # Pythia and FastJet hold global state: fresh processes
-            q = ctx.Queue()
-            with ctx.Pool(workers, initializer=_init_worker, initargs=(q,)) as pool:
-                pending = pool.imap_unordered(_work, jobs)
-                finished = 0
-                while finished < len(jobs):
-                    try:
-                        infos.append(pending.next(timeout=0.5))
-                        finished += 1
-                    except mp.TimeoutError:
-                        pass
-                    try:
-                        while True:
-                            bar.update(q.get_nowait())
-                    except queue.Empty:
-                        pass
-    wall = time.perf_counter() - t0
-    merged = merge(out, specs, settings, seed)
-    made = sum(i["n_jets"] for i in infos)
-    cpu = sum(i["cpu_seconds"] for i in infos)
+    tasks = shard_tasks(specs, settings)
+    store = TaskStore(out / "shards")
+    with Engine(cluster, log) as engine:
+        res = fan_out(engine, tasks, store, desc="generating", unit="jet", progress=progress)
+        workers = engine.n_workers
+        where = engine.describe
+    infos = [r["info"] for r in res.results]
+    paths = [store.root / r["files"]["h5"] for r in res.results]
+    merged = merge(out, specs, paths, infos, settings, seed)
+    made = res.ran_weight
+    cpu = sum(i["cpu_seconds"] for i, fresh in zip(infos, res.fresh, strict=True) if fresh)
     return {
         "files": merged,
         "jets_generated": made,
-        "wall_seconds": wall,
+        "wall_seconds": res.seconds,
         "workers": workers,
+        "cluster": where,
         "jets_per_second_per_core": made / cpu if cpu else None,
-        "shards_skipped": len(specs) - len(todo),
+        "shards_skipped": res.skipped,
     }
 
 
-def merge(out: Path, specs: list[ShardSpec], settings: GenSettings, seed: int) -> list[Path]:
-    """Concatenates each split's shards, shuffles them with a seeded permutation and writes the file."""
+def merge(
+    out: Path,
+    specs: list[ShardSpec],
+    paths: list[Path],
+    shard_infos: list[dict],
+    settings: GenSettings,
+    seed: int,
+) -> list[Path]:
+    """Concatenates each split's shards (in plan order), shuffles them with a seeded permutation
+    and writes the file."""
     written = []
     for s_idx, split in enumerate(SPLITS):
-        parts = [s for s in specs if s.split == split]
-        if not parts:
+        picked = [i for i, s in enumerate(specs) if s.split == split]
+        if not picked:
             continue
-        shard_paths = [out / "shards" / s.name for s in parts]
-        jets = concatenate([read_jets(p) for p in shard_paths], source=split)
-        infos = [read_attrs(p) for p in shard_paths]
+        parts = [specs[i] for i in picked]
+        jets = concatenate([read_jets(paths[i]) for i in picked], source=split)
+        infos = [shard_infos[i] for i in picked]
         order = np.random.default_rng([seed, s_idx, 99]).permutation(len(jets))
         jets = jets.subset(order)
         n_events = {p: sum(i["n_events"] for i in infos if i["process"] == p) for p in PROCESSES}
