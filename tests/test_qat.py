@@ -28,7 +28,7 @@ from nanotrig.qat.export import (  # noqa: E402
     learned_model,
     learned_spec,
 )
-from nanotrig.qat.layer import QNanoPelican, floatx  # noqa: E402
+from nanotrig.qat.layer import QNanoPelican, floatx, layer_inputs  # noqa: E402
 from nanotrig.qat.ops import KTensor  # noqa: E402
 from nanotrig.qat.train import DTYPE, QatConfig, build_qat_model, train_qat  # noqa: E402
 
@@ -41,7 +41,8 @@ def _sample(n: int = 20) -> tuple[np.ndarray, np.ndarray]:
 def _layer(model, spec, **kw) -> QNanoPelican:  # noqa: ANN001
     with floatx(DTYPE):
         layer = QNanoPelican(model.to_dict(), spec.to_dict(), **kw)
-        layer.build((None, model.n_constituents, 4))
+        layer.build((None, model.n_constituents, layer.n_fields))
+        layer.graphs = False  # eager: a graph costs ~20 s to trace
     return layer
 
 
@@ -97,7 +98,9 @@ def _graph_layers():  # noqa: ANN202
     model = resolve_model("c2")
     spec = default_spec(model)
     pmu, _ = _sample()
-    return model, spec, pmu[:1300], _layer(model, spec)
+    graph = _layer(model, spec)
+    graph.graphs = True
+    return model, spec, pmu[:1300], graph
 
 
 def test_the_compiled_graph_computes_the_emulators_words() -> None:
@@ -119,6 +122,20 @@ def test_the_compiled_tracing_graph_finds_the_eager_integer_bits() -> None:
     trace_integer_bits(graph, pmu, batch_size=1024)
     for stage in wrap_quantizers(eager):
         assert eager.stage_type(stage) == graph.stage_type(stage), stage
+
+
+def test_puppi_qat_forward_pass_is_the_emulator() -> None:
+    """PUPPI inputs: the same backend runs the PUPPI front-end (|deta|, folded |dphi|, ROMs, two
+    products per pair) and gives the emulator's words at the range-analysed PUPPI spec."""
+    model = resolve_model("c2")
+    spec = default_spec(model, DeriveOptions(inputs="puppi"))
+    pmu, _ = _sample()
+    pmu = pmu[:1500]
+    layer = _layer(model, spec)
+    assert layer.n_fields == 3 and "deta" in layer.fixed_stages
+    emu = Emulator(model, spec).run(pmu)
+    assert np.array_equal(layer.apply_batches(layer_inputs(pmu, "puppi"), False), emu.scores)
+    assert spec_cost(spec, 20, 2)["total"] > 0
 
 
 def _tiny_run(tmp_path, model, beta: float = 2e-4, epochs: int = 1, **kw) -> QatConfig:  # noqa: ANN001

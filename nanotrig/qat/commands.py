@@ -72,6 +72,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="STAGE=TYPE",
         help="keep a stage at a type, e.g. --fix 'input=quantized_bits(14,11)' (repeatable)",
     )
+    p.add_argument(
+        "--inputs",
+        choices=("cartesian", "puppi"),
+        default="cartesian",
+        help="firmware inputs: cartesian (E, px, py, pz words) or puppi (Level-1 pT, eta, phi words)",
+    )
     p.add_argument("--input-bits", type=int, default=18, help="starting input word width (default 18)")
     p.add_argument("--input-lsb", type=float, default=1 / 32, help="starting input LSB in GeV (1/32)")
     p.add_argument("--weight-bits", type=int, default=12, help="starting coefficient width (default 12)")
@@ -128,7 +134,9 @@ def config_from_args(args: argparse.Namespace) -> Any:
             raise NanotrigError(f"--{flag.replace('_', '-')} must be in 2..28, got {getattr(args, flag)}")
     model = resolve_model(args.model)
     model.name = model.name or Path(args.model).stem
-    opts = DeriveOptions(input_bits=args.input_bits, input_lsb=args.input_lsb, weight_bits=args.weight_bits)
+    opts = DeriveOptions(
+        inputs=args.inputs, input_bits=args.input_bits, input_lsb=args.input_lsb, weight_bits=args.weight_bits
+    )
     input_type(opts)  # the LSB must be a power of two
     # the starting point: the float model's range-analysed spec (or the spec it was trained for)
     start = default_spec(model, opts)

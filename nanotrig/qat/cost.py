@@ -1,8 +1,9 @@
 """The resource term of the QAT loss: a LUT-equivalent count of the kernel's adder bits.
 
 HGQ2's EBOPs count the bit operations of a layer's products (bits x bits per multiplication).
-In this kernel the only variable x variable products are the four per constituent pair in d,
-one DSP48 each whatever their width, and nearly every LUT is an adder, a mux or a mask bit
+In this kernel the only variable x variable products are the four per constituent pair in d
+(two with PUPPI inputs), one DSP48 each whatever their width, and nearly every LUT is an adder,
+a mux or a mask bit
 (docs/rtl.md: d's three adds per pair, two adds per ordered pair and channel in z, the ReLU,
 mask and adder trees of A). So the cost here counts adder bits: for each stage the number of
 adds (or mask/mux bits) the firmware builds for it times the stage's word width, and for a
@@ -25,10 +26,8 @@ NONZERO_DIGIT_DENSITY = 1.0 / 3.0  # canonical signed digits: about one in three
 
 def stage_costs(width: Callable[[str], Any], n: int, channels: int, beams: bool, mode: str) -> dict[str, Any]:
     """LUT-equivalent cost per stage group; ``width(stage)`` gives W = k + i + f of a stage."""
-    if mode != "cartesian":
-        raise NotImplementedError(f"the QAT resource cost is written for Cartesian inputs, not {mode!r}")
     p = n + (2 if beams else 0)  # particles
-    n_cc = n * (n - 1) // 2  # constituent pairs, four DSP products each
+    n_cc = n * (n - 1) // 2  # constituent pairs
     n_ord = p * (p - 1)  # ordered pairs per channel
     c = channels
 
@@ -36,10 +35,8 @@ def stage_costs(width: Callable[[str], Any], n: int, channels: int, beams: bool,
         """A constant times a variable: shift-and-add over the coefficient's nonzero digits."""
         return width(operand) * width("w_" + coef) * NONZERO_DIGIT_DENSITY
 
-    w_in = width("input")
     costs = {
-        # three adds of two-word products per pair, two adds per beam pair (E -+ pz)
-        "d": 3 * n_cc * (2 * w_in + 2) + (2 * n * (w_in + 1) if beams else 0) + (n_cc + 2 * n) * width("d"),
+        "d": front_end_cost(width, n, beams, mode) + (n_cc + (2 * n if beams else 0)) * width("d"),
         "r": p * max(p - 2, 1) * width("r"),
         "T": (p - 1) * width("T"),
         "pair_bias": c * (cmul("pair_T", "T") + width("pair_bias")),
@@ -54,6 +51,22 @@ def stage_costs(width: Callable[[str], Any], n: int, channels: int, beams: bool,
         "result": c * (cmul("out_pair", "A") + cmul("out_diag", "D")) + (2 * c + 1) * width("result"),
     }
     return costs
+
+
+def front_end_cost(width: Callable[[str], Any], n: int, beams: bool, mode: str) -> Any:
+    """The pair invariants' logic before the d cast (the DSP products themselves cost no LUTs)."""
+    n_cc = n * (n - 1) // 2
+    if mode == "cartesian":
+        w_in = width("input")
+        # three adds of two-word products per pair, two adds per beam pair (E -+ pz)
+        return 3 * n_cc * (2 * w_in + 2) + (2 * n * (w_in + 1) if beams else 0)
+    # PUPPI, per pair: |eta_i - eta_j| and its saturating index (3 W), |phi_i - phi_j| with the
+    # fold at pi (5 W), F + G; the two products per pair and per beam term are DSPs, their
+    # operands (pT words, pT_i pT_j) counted once per use as routing; the ROMs are fixed
+    w_eta, w_phi = width("input_eta") + 1, width("input_phi") + 1
+    per_pair = 3 * w_eta + 5 * w_phi + width("pair_table") + 1 + 2 * width("input_pt") + width("pt_pair")
+    beam_terms = 2 * n * (width("input_pt") + width("beam_table")) + n * width("eta") if beams else 0
+    return n_cc * per_pair + beam_terms
 
 
 def total_cost(width: Callable[[str], Any], n: int, channels: int, beams: bool, mode: str) -> Any:

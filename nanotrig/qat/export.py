@@ -30,7 +30,7 @@ from nanotrig.fixed.emulator import Emulator
 from nanotrig.fixed.hwmodel import coefficient_tables, quantize_coefficients
 from nanotrig.fixed.kernel import COEF_NAMES
 from nanotrig.fixed.spec import FixedPointSpec
-from nanotrig.qat.layer import QNanoPelican
+from nanotrig.qat.layer import SCALE_WORD, QNanoPelican, layer_inputs
 
 EXACT_FLOAT_BITS = 53  # float64 computes every integer up to 2**53 exactly
 
@@ -65,13 +65,16 @@ def _round(v: Any) -> int:
 
 
 def fit_input_range(layer: QNanoPelican, pmu: np.ndarray) -> None:
-    """The input word's integer bits: the fewest that hold every component of these jets at the
-    current LSB (the software clips, and counts, anything beyond), unless the stage is fixed."""
-    inner = layer.quantizers["input"].quantizer
-    if "input" in layer.fixed_stages or inner._i.trainable:
+    """The input word's integer bits (Cartesian words, or PUPPI pT): the fewest that hold every
+    value of these layer inputs at the current LSB (the software clips, and counts, anything
+    beyond), unless the stage is fixed. A signed word keeps its sign bit (k)."""
+    word = SCALE_WORD[layer.mode]
+    inner = layer.quantizers[word].quantizer
+    if word in layer.fixed_stages or inner._i.trainable:
         return
     f = _round(inner.f)
-    need = max(float(np.floor(np.max(np.abs(pmu)) * 2.0**f + 0.5)), 1.0) if pmu.size else 1.0
+    values = np.abs(pmu if layer.mode == "cartesian" else pmu[..., 0])  # PUPPI: the pT column
+    need = max(float(np.floor(np.max(values) * 2.0**f + 0.5)), 1.0) if values.size else 1.0
     i = math.ceil(math.log2(need + 1.0)) - f
     while 2.0 ** (i + f) - 1 < need:
         i += 1
@@ -163,7 +166,7 @@ def compare_with_emulator(
     expected on every jet (``mismatches``), with the widest exact intermediate it needed (<= 53
     bits is exact in float64) and the emulator's overflow counts."""
     res = Emulator(model, spec).run(pmu)
-    qat = layer.apply_batches(pmu, False, batch_size)
+    qat = layer.apply_batches(layer_inputs(pmu, spec.inputs), False, batch_size)
     widest = max((bits for bits, _ in res.exact_bits.values()), default=0)
     return {
         "jets": int(len(pmu)),

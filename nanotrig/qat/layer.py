@@ -42,13 +42,27 @@ from hgq.quantizer import Quantizer
 from keras import ops
 
 from nanotrig.canonical import CanonicalModel
-from nanotrig.fixed.kernel import COEF_NAMES, cast_stages, run_kernel
+from nanotrig.fixed.kernel import (
+    ANGLE_STEP,
+    COEF_NAMES,
+    FRONT_END_TABLES,
+    INPUT_FIELDS,
+    PHI_HALF_TURN,
+    cast_stages,
+    run_kernel,
+)
 from nanotrig.fixed.spec import FixedPointSpec
+from nanotrig.fixed.tables import quantize_tables, tables_for
 from nanotrig.fixed.types import FixedType
 from nanotrig.qat.cost import total_cost
 from nanotrig.qat.ops import HGQ_OVERFLOW, KerasOps, KTensor, tracks_ranges
 
 HGQ_ROUND = {"AP_TRN": "TRN", "AP_RND": "RND"}
+# the word that carries the energy scale (learned LSB, range from the data), per input mode
+SCALE_WORD = {"cartesian": "input", "puppi": "input_pt"}
+# PUPPI stages whose types are the format's or the ROMs' (not learned): the eta/phi words come
+# from upstream, the table indices and ROM values define the tables
+PUPPI_FIXED = ("input_eta", "input_phi", "deta", "dphi", "eta", "pair_table", "beam_table")
 _SCALED = {"pair_const": -2, "diag_const": -2, "out_pair": 2, "out_diag": 2}  # power of `scale` folded in
 FRACTION_RANGE = (-16, 8)  # bits a stage's LSB may move from its start (coarser, finer)
 
@@ -74,6 +88,22 @@ def firmware_terms(model: CanonicalModel) -> dict[str, list[list[list[float]]]]:
         factor = {-2: 1.0 / s2, 2: s2}.get(_SCALED.get(name, 0), 1.0)
         out[name] = [[[float(c) * factor, float(p)] for c, p in terms] for terms in rows]
     return out
+
+
+def layer_inputs(pmu: np.ndarray, mode: str, ptetaphi: np.ndarray | None = None) -> np.ndarray:
+    """What ``QNanoPelican`` takes for jets: the four-momenta (Cartesian), or (pT, eta, phi) with
+    the angles in units of pi/720 and phi in (-720, 720] (PUPPI; from ``ptetaphi`` if given, else
+    the massless view of the four-momenta), as ``nanotrig.fixed.quantize`` makes the words from."""
+    if mode == "cartesian":
+        return np.asarray(pmu, dtype=np.float64)
+    from nanotrig.data.kinematics import pt_eta_phi
+
+    x = np.asarray(ptetaphi if ptetaphi is not None else pt_eta_phi(pmu), dtype=np.float64)
+    n = np.asarray(pmu).shape[1] if pmu is not None else x.shape[1]
+    x = x[:, :n]
+    phi = np.mod(x[..., 2] / ANGLE_STEP + PHI_HALF_TURN, 2 * PHI_HALF_TURN) - PHI_HALF_TURN
+    out = np.stack([x[..., 0], x[..., 1] / ANGLE_STEP, phi], axis=-1)
+    return out * (x[..., :1] > 0)
 
 
 def power_of_two_near(value: float) -> float:
@@ -110,7 +140,9 @@ def quantizer_for(t: FixedType, trainable: bool, name: str, weight: bool = False
 
 @keras.saving.register_keras_serializable(package="nanotrig")
 class QNanoPelican(QLayerBase):
-    """The QAT kernel layer: input (B, N, 4) GeV four-momenta, output the score w (B,)."""
+    """The QAT kernel layer, output the score w (B,). Input (B, N, 4) GeV four-momenta for
+    Cartesian inputs; for PUPPI inputs (B, N, 3) pT [GeV] and eta, phi in units of pi/720
+    (``puppi_values``), unrounded: the layer makes the words."""
 
     def __init__(
         self,
@@ -130,8 +162,9 @@ class QNanoPelican(QLayerBase):
         self.graphs = True  # compile graphs for batches (TensorFlow); tracing one costs ~20 s
         self.canonical = CanonicalModel.from_dict(model, source="QNanoPelican model")
         self.spec = FixedPointSpec.from_dict(precision, source="QNanoPelican precision")
-        if self.spec.inputs != "cartesian":
-            raise NotImplementedError("quantization-aware training is written for Cartesian inputs")
+        self.mode = self.spec.inputs
+        if self.mode == "puppi":
+            self.fixed_stages = tuple(dict.fromkeys(self.fixed_stages + PUPPI_FIXED))
         unknown = [s for s in self.fixed_stages if s not in self.spec.keys]
         if unknown:
             raise ValueError(
@@ -146,8 +179,17 @@ class QNanoPelican(QLayerBase):
                     self.spec[stage], stage not in self.fixed_stages, f"q_{stage}", stage.startswith("w_")
                 )
         self._powers, self._scales, self._thetas = {}, {}, {}
+        # the PUPPI front-end ROMs (fixed types): entry values as the emulator holds them
+        raw = quantize_tables(tables_for(self.mode), self.spec.types)
+        self._rom_values = {
+            name: raw[name] * self.spec[FRONT_END_TABLES[name][1]].lsb for name in tables_for(self.mode)
+        }
 
     # ---- construction ---------------------------------------------------------------------
+    @property
+    def n_fields(self) -> int:
+        return len(INPUT_FIELDS[self.mode])
+
     def build(self, input_shape: Any = None) -> None:
         super().build(input_shape)
         m = self.canonical.multiplicities.astype(np.float64)
@@ -155,12 +197,13 @@ class QNanoPelican(QLayerBase):
         with floatx(self.compute_dtype):
             for q in self.quantizers.values():
                 q.build((None,))
-            if "input" not in self.fixed_stages:
+            word = SCALE_WORD[self.mode]
+            if word not in self.fixed_stages:
                 # The input word's range comes from the data (``nanotrig.qat.export.fit_input_range``),
                 # not from the gradient: clipping a few hard constituents barely moves the loss but
                 # turns their four-vectors space-like, and the larger |d| it creates widens every
                 # stage after it, which no gradient of the input's integer bits sees.
-                self.quantizers["input"].quantizer._i.trainable = False
+                self.quantizers[word].quantizer._i.trainable = False
             for name, rows in self.terms.items():
                 constant = all(p == 0 for terms in rows for _, p in terms)
                 mm = safe_m[:1] if constant else safe_m
@@ -225,7 +268,7 @@ class QNanoPelican(QLayerBase):
 
     def cost(self) -> Any:
         c = self.canonical
-        return total_cost(self.width, c.n_constituents, c.n_hidden, c.beams, self.spec.inputs)
+        return total_cost(self.width, c.n_constituents, c.n_hidden, c.beams, self.mode)
 
     def _compute_ebops(self, shape: Any) -> Any:
         return self.cost()
@@ -233,14 +276,18 @@ class QNanoPelican(QLayerBase):
     # ---- forward --------------------------------------------------------------------------
     def call(self, inputs: Any, training: Any = None) -> Any:
         x = ops.cast(inputs, self.compute_dtype)
-        shape = ops.shape(x)
-        words = ops.reshape(self.quantizers["input"](ops.reshape(x, (-1,)), training=training), shape)
-        fields = [KTensor(ops.take(words, c, axis=2)) for c in range(4)]
+        fields = []
+        for c, (_, stage) in enumerate(INPUT_FIELDS[self.mode]):
+            # Cartesian: one word type for E, px, py, pz; PUPPI: one per field
+            column = ops.take(x, c, axis=2)
+            word = self.quantizers[stage](ops.reshape(column, (-1,)), training=training)
+            fields.append(KTensor(ops.reshape(word, ops.shape(column))))
         kops = KerasOps(
-            {s: self._stage_fn(s) for s in cast_stages(self.spec.inputs)},
+            {s: self._stage_fn(s) for s in cast_stages(self.mode)},
             self.kif,
             lambda stage: self.spec[stage].overflow,
             self.quantized_coefficients(training),
+            self._rom_values,
             training=training,
             dtype=self.compute_dtype,
         )
@@ -274,7 +321,8 @@ class QNanoPelican(QLayerBase):
         key = ("tracing" if tracks_ranges(training) and training is not True else bool(training), batch_size)
         cache = self.__dict__.setdefault("_graphs", {})
         if key not in cache:
-            spec = tf.TensorSpec((batch_size, self.canonical.n_constituents, 4), self.compute_dtype)
+            n_fields = len(INPUT_FIELDS[self.mode])
+            spec = tf.TensorSpec((batch_size, self.canonical.n_constituents, n_fields), self.compute_dtype)
             cache[key] = tf.function(lambda x: self(x, training=training), input_signature=[spec])
         return cache[key]
 

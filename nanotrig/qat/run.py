@@ -25,14 +25,13 @@ from nanotrig.qat.export import (
     learned_model,
     learned_spec,
 )
+from nanotrig.qat.layer import layer_inputs
 from nanotrig.qat.train import QatConfig, build_qat_model, load_jets, select_epoch
 
 
 def export_run(
     cfg: QatConfig, state: dict[str, Any], epoch: int | None = None, log: Any = print
 ) -> dict[str, Any]:
-    from nanotrig.model.scoring import canonical_scores
-
     run = cfg.run_dir
     chosen = select_epoch(state, cfg.max_auc_loss, epoch)
     weights = run / "epochs" / f"epoch_{chosen['epoch']}.weights.h5"
@@ -42,9 +41,9 @@ def export_run(
     model.load_weights(weights)
     layer = model.kernel
     n = layer.canonical.n_constituents
-    x_tr, _ = load_jets(cfg.train, n, cfg.n_train)
-    log(f"epoch {chosen['epoch']} chosen; tracing integer bits over {len(x_tr)} training jets")
-    finalise(layer, x_tr, cfg.margin_bits)
+    pmu_tr, _ = load_jets(cfg.train, n, cfg.n_train)
+    log(f"epoch {chosen['epoch']} chosen; tracing integer bits over {len(pmu_tr)} training jets")
+    finalise(layer, layer_inputs(pmu_tr, cfg.inputs), cfg.margin_bits)
     qat = {
         "n_constituents": n,
         "epoch": chosen["epoch"],
@@ -52,7 +51,7 @@ def export_run(
         "beta": chosen.get("beta"),
         "margin_bits": cfg.margin_bits,
         "train_file": str(cfg.train),
-        "train_jets": int(len(x_tr)),
+        "train_jets": int(len(pmu_tr)),
         "valid_file": str(cfg.valid),
         "valid_auc": chosen["valid_auc"],
         "float_valid_auc": state["float_valid_auc"],
@@ -87,12 +86,14 @@ def export_run(
     if cfg.test:
         jets = read_jets(cfg.test, n_constituents=n)
         from nanotrig.fixed.emulator import Emulator
+        from nanotrig.fixed.physics import float_scores
 
-        fixed = Emulator(canon, spec).run(jets.pmu)
+        fixed = Emulator(canon, spec).run(jets.pmu, ptetaphi=jets.ptetaphi)
+        w_float = float_scores(canon, jets.pmu, spec.inputs, jets.ptetaphi)
         report["test"] = {
             "file": str(cfg.test),
             "fixed": metrics.summary(jets.is_signal, fixed.scores),
-            "float_learned": metrics.summary(jets.is_signal, canonical_scores(canon, jets.pmu)),
+            "float_learned": metrics.summary(jets.is_signal, w_float),
             "overflows": {k: int(v) for k, v in fixed.overflows.items() if v},
         }
         canon.metrics = {"test_file": str(cfg.test), **report["test"]["float_learned"]}
@@ -104,13 +105,18 @@ def export_run(
     return report
 
 
+WORDS = ("input", "input_pt", "input_eta", "input_phi", "pt_pair")
+
+
 def format_report(rep: dict[str, Any]) -> str:
     p = rep["precision"]
     ex = rep["bit_exact_sample"]
     lines = [
         f"{rep['name']}: epoch {rep['epoch']}, cost (LUT-eq estimate) {rep['cost']['total']:,.0f}",
         "  types: "
-        + ", ".join(f"{s} {p[s]}" for s in ("input", "d", "r", "T", "u", "v", "z", "A", "y", "D", "result")),
+        + ", ".join(
+            f"{s} {p[s]}" for s in (*WORDS, "d", "r", "T", "u", "v", "z", "A", "y", "D", "result") if s in p
+        ),
         f"  emulator vs QAT model on the shipped sample: {ex['jets'] - ex['mismatches']}/{ex['jets']} "
         f"jets equal (widest exact intermediate {ex['widest_exact_bits']} bits, exact in float64: "
         f"{ex['exact_in_float64']})",

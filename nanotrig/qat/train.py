@@ -37,7 +37,7 @@ from nanotrig.errors import NanotrigError
 from nanotrig.model.schedule import PelicanSchedule
 from nanotrig.model.train import bce_numpy, score_bce
 from nanotrig.qat.export import fit_input_range, trace_integer_bits, wrap_quantizers
-from nanotrig.qat.layer import QatModel, QNanoPelican, floatx
+from nanotrig.qat.layer import SCALE_WORD, QatModel, QNanoPelican, floatx, layer_inputs
 
 DTYPE = "float64"  # exact integers up to 53 bits: the QAT forward pass computes the firmware's words
 
@@ -72,6 +72,10 @@ class QatConfig:
     def run_dir(self) -> Path:
         return Path(self.out_dir)
 
+    @property
+    def inputs(self) -> str:
+        return str(self.precision.get("Inputs", "cartesian"))
+
     def beta_schedule(self) -> PieceWiseSchedule:
         if self.beta_ramp <= 0 or self.beta_start <= 0 or self.beta_start >= self.beta:
             return PieceWiseSchedule([(0, self.beta, "constant")])
@@ -96,7 +100,7 @@ def build_qat_model(cfg: QatConfig) -> QatModel:
         )
         layer.graphs = cfg.graphs
         model = QatModel(layer)
-        model.build((None, layer.canonical.n_constituents, 4))
+        model.build((None, layer.canonical.n_constituents, layer.n_fields))
     return model
 
 
@@ -195,8 +199,10 @@ def train_qat(cfg: QatConfig, log: Any = print) -> dict[str, Any]:
 
     start = CanonicalModel.from_dict(cfg.model)
     n = start.n_constituents
-    x_tr, y_tr = load_jets(cfg.train, n, cfg.n_train)
-    x_va, y_va = load_jets(cfg.valid, n, cfg.n_valid)
+    mode = cfg.inputs
+    pmu_tr, y_tr = load_jets(cfg.train, n, cfg.n_train)
+    pmu_va, y_va = load_jets(cfg.valid, n, cfg.n_valid)
+    x_tr, x_va = layer_inputs(pmu_tr, mode), layer_inputs(pmu_va, mode)
     steps = len(x_tr) // cfg.batch_size
     if steps < 1:
         raise NanotrigError(f"{cfg.train}: {len(x_tr)} jets, fewer than one batch of {cfg.batch_size}")
@@ -219,9 +225,9 @@ def train_qat(cfg: QatConfig, log: Any = print) -> dict[str, Any]:
             model = build_qat_model(cfg)
             fit_input_range(model.kernel, x_tr)
             compile_qat_model(model, steps, cfg)
-            from nanotrig.model.scoring import canonical_scores
+            from nanotrig.fixed.physics import float_scores
 
-            w_float = canonical_scores(start, x_va.astype(np.float32))
+            w_float = float_scores(start, pmu_va, mode)
             state = {
                 "config": asdict(cfg),
                 "epoch": 0,
@@ -268,11 +274,11 @@ def train_qat(cfg: QatConfig, log: Any = print) -> dict[str, Any]:
             _atomic_save(model, run / "epochs" / f"epoch_{epoch}.weights.h5")
             _atomic_save(model, run / "last.keras")
             _atomic_json(state_path, state)
-            t = entry["types"]
+            t, word = entry["types"], SCALE_WORD[mode]
             say(
                 f"epoch {epoch:3d} beta {entry['beta']:.1e} train {entry['train_loss']:.4f} valid "
                 f"{entry['valid_loss']:.4f} auc {entry['valid_auc']:.5f} cost {entry['cost']:.0f} "
-                f"input {t['input']} d {t['d']} z {t['z']} A {t['A']} {seconds:.0f}s"
+                f"{word} {t[word]} d {t['d']} z {t['z']} A {t['A']} {seconds:.0f}s"
             )
     logfile.close()
     return state
