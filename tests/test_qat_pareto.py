@@ -44,6 +44,23 @@ def test_pareto_plot_and_numbers(tmp_path, capsys) -> None:
     assert numbers["fronts"]["lut"] == [{"lut": 60_000, "auc": 0.9725}, {"lut": 100_000, "auc": 0.9736}]
 
 
+def test_a_synthesized_row_replaces_the_estimate_of_the_same_point(tmp_path, capsys) -> None:
+    est = {"rows": [_row("c2", 12, 0.9721, 80_000, False), _row("c2", None, 0.9736, 93_000, False)]}
+    syn = {"rows": [_row("c2", None, 0.9736, 101_000, True)]}
+    qat = {"rows": [_row("c2-qat", None, 0.9728, 60_000, False)]}
+    for name, scan in (("est", est), ("syn", syn), ("qat", qat)):
+        (tmp_path / f"{name}.json").write_text(json.dumps(scan))
+    out = tmp_path / "pareto.png"
+    ptq = f"{tmp_path / 'est.json'},{tmp_path / 'syn.json'}"
+    assert cli_main(["qat-pareto", ptq, str(tmp_path / "qat.json"), "--out", str(out)]) == 0
+    points = json.loads(out.with_suffix(".json").read_text())["points"]
+    assert [(p["bits"], p["lut"], p["lut_source"]) for p in points] == [
+        (12, 81_000, "da4ml estimate"),
+        (None, 101_000, "Yosys"),
+        (None, 61_000, "da4ml estimate"),
+    ]
+
+
 def test_pareto_refuses_a_file_that_is_no_scan(tmp_path, capsys) -> None:
     (tmp_path / "a.json").write_text(json.dumps({"rows": []}))
     (tmp_path / "b.json").write_text(json.dumps({"points": []}))

@@ -96,8 +96,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "qat-pareto",
         help="AUC vs LUT and vs device fraction: a PTQ bits scan against QAT models (two scan.json)",
     )
-    p.add_argument("ptq", type=Path, help="scan.json of `nanotrig scan MODEL --bits ...`")
-    p.add_argument("qat", type=Path, help="scan.json of `nanotrig scan QAT1.json,QAT2.json,...`")
+    p.add_argument(
+        "ptq", help="scan.json of `nanotrig scan MODEL --bits ...` (comma-separated: several, Yosys rows win)"
+    )
+    p.add_argument("qat", help="scan.json of `nanotrig scan QAT1.json,QAT2.json,...` (comma-separated)")
     p.add_argument("--out", type=Path, required=True, help="PNG to write (numbers next to it as JSON)")
     p.add_argument("--title", default="PTQ vs QAT", help="plot title")
     p.set_defaults(func=cmd_qat_pareto)
@@ -194,15 +196,19 @@ def cmd_qat_pareto(args: argparse.Namespace) -> int:
     from nanotrig.qat.pareto import plot_qat_pareto
 
     scans = []
-    for path in (args.ptq, args.qat):
-        if not path.exists():
-            raise NanotrigError(f"{path}: no such scan result")
-        try:
-            scans.append(json.loads(path.read_text()))
-        except json.JSONDecodeError as exc:
-            raise NanotrigError(f"{path}: not valid JSON ({exc})") from None
-        if "rows" not in scans[-1]:
-            raise NanotrigError(f"{path}: field 'rows' missing (not a `nanotrig scan` result)")
+    for paths in (args.ptq, args.qat):
+        rows: list[dict[str, Any]] = []
+        for path in map(Path, paths.split(",")):
+            if not path.exists():
+                raise NanotrigError(f"{path}: no such scan result")
+            try:
+                scan = json.loads(path.read_text())
+            except json.JSONDecodeError as exc:
+                raise NanotrigError(f"{path}: not valid JSON ({exc})") from None
+            if "rows" not in scan:
+                raise NanotrigError(f"{path}: field 'rows' missing (not a `nanotrig scan` result)")
+            rows += scan["rows"]
+        scans.append({"rows": rows})
     png = plot_qat_pareto(scans[0], scans[1], args.out, args.title)
     print(f"wrote {png} and {png.with_suffix('.json')}")
     return 0

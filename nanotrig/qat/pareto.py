@@ -17,10 +17,17 @@ from nanotrig.scan.plots import pareto_front
 
 
 def _points(scan: dict[str, Any], kind: str) -> list[dict[str, Any]]:
-    out = []
+    """One point per design point name; where scans give a point twice, the synthesized row wins
+    (a Yosys scan of a few points merged with a da4ml-estimate scan of all of them)."""
+    rows: dict[str, dict[str, Any]] = {}
     for r in scan["rows"]:
         if "auc" not in r:
             continue
+        name = f"{r['model']}/{r['name']}"
+        if name not in rows or (r.get("lut") is not None and rows[name].get("lut") is None):
+            rows[name] = r
+    out = []
+    for r in rows.values():
         yosys = r.get("lut") is not None
         out.append(
             {
