@@ -174,8 +174,8 @@ def _atomic_save(model: keras.Model, path: Path) -> None:
 def _check_resume(state: dict[str, Any], cfg: QatConfig, where: Path) -> None:
     old, new = state["config"], asdict(cfg)
     # the test file, the epoch choice and the number of epochs (the schedule follows it) may change
-    # (the margin only enters the per-epoch evaluation and the export)
-    free = ("test", "max_auc_loss", "epochs", "margin_bits", "graphs")
+    # (the margin only enters the per-epoch evaluation and the export; the name only the export)
+    free = ("test", "max_auc_loss", "epochs", "margin_bits", "graphs", "name")
     changed = sorted(k for k in new if old.get(k) != new[k] and k not in free)
     if changed:
         diffs = ", ".join(
