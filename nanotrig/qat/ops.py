@@ -212,7 +212,9 @@ class KerasOps:
     def const(self, value: float, stage: str, shape: tuple[int, ...]) -> KTensor:
         """As ``IntOps.const``: rounded half up to the stage's LSB (whatever the stage's rounding),
         then wrapped or saturated as the stage does."""
-        k, i, f = self.kif(stage)
+        # the stage's bit counts in the pass's dtype: they may be float32 weights of a layer whose
+        # quantizers were built outside a float64 context
+        k, i, f = (ops.cast(v, self.dtype) for v in self.kif(stage))
         quantize = get_fixed_quantizer("RND", HGQ_OVERFLOW[self.overflow(stage)])
         x = ops.full(shape, float(value), dtype=self.dtype)
         return KTensor(quantize(x, k, i, f, False, None))
