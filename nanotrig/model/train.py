@@ -27,6 +27,8 @@ from nanotrig.model.layers import build_model, find_nanopelican
 from nanotrig.model.schedule import PelicanSchedule, decay_epochs
 from nanotrig.model.scoring import canonical_scores
 
+STEPS_PER_CALL = 4  # training steps per call of the compiled step (amortises the dispatch)
+
 
 @keras.saving.register_keras_serializable(package="nanotrig")
 def score_bce(y_true: Any, w: Any) -> Any:
@@ -78,27 +80,42 @@ def _load(path: str, n_constituents: int, limit: int) -> tuple[np.ndarray, np.nd
     return np.asarray(jets.pmu, dtype=np.float32), np.asarray(jets.is_signal, dtype=np.float32)
 
 
-def predict_scores(model: keras.Model, pmu: np.ndarray, batch_size: int = 4096) -> np.ndarray:
-    """Inference-mode scores w (float64), in input order."""
+def predict_scores(model: keras.Model, pmu: np.ndarray, batch_size: int | None = None) -> np.ndarray:
+    """Inference-mode scores w (float64), in input order, through the model's compiled predict
+    step. Chunks default to ~2^24 pair entries (16384 jets at N = 20, 1024 at N = 80)."""
+    if batch_size is None:
+        layer = find_nanopelican(model)
+        n_part = layer.n_constituents + (2 if layer.beams else 0)
+        batch_size = int(max(256, 2 ** int(np.log2(2**24 / (layer.n_hidden * n_part**2)))))
     out = [
-        # convert_to_numpy: a torch-backend output still carries autograd state
-        keras.ops.convert_to_numpy(model(pmu[i : i + batch_size], training=False))
-        .astype(np.float64)
-        .reshape(-1)
+        np.asarray(model.predict_on_batch(pmu[i : i + batch_size]), dtype=np.float64).reshape(-1)
         for i in range(0, len(pmu), batch_size)
     ]
     return np.concatenate(out) if out else np.zeros(0)
 
 
-class _Progress(keras.callbacks.Callback):
-    def __init__(self, bar: tqdm) -> None:
-        super().__init__()
-        self.bar = bar
+class EpochBatches(keras.utils.PyDataset):
+    """The training batches of one epoch, in an order that depends only on (seed, epoch), so that
+    a resumed run sees the same batches as an uninterrupted one. Batches are gathered from the
+    arrays as the step asks for them (prefetched by the backend's loader): no epoch-sized copy."""
 
-    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
-        self.bar.update(1)
-        if logs and batch % 10 == 0:
-            self.bar.set_postfix(loss=f"{float(logs.get('loss', np.nan)):.4f}")
+    def __init__(self, x: np.ndarray, y: np.ndarray, batch_size: int, seed: int, epoch: int) -> None:
+        super().__init__(workers=1, use_multiprocessing=False)
+        self.x, self.y, self.batch_size, self.seed = x, y, batch_size, seed
+        self.steps = len(x) // batch_size
+        self.set_epoch(epoch)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+        perm = np.random.default_rng([self.seed, epoch]).permutation(len(self.x))
+        self.order = perm[: self.steps * self.batch_size]
+
+    def __len__(self) -> int:
+        return self.steps
+
+    def __getitem__(self, k: int) -> tuple[np.ndarray, np.ndarray]:
+        idx = self.order[k * self.batch_size : (k + 1) * self.batch_size]
+        return self.x[idx], self.y[idx]
 
 
 def _atomic_json(path: Path, obj: Any) -> None:
@@ -113,10 +130,16 @@ def _atomic_save(model: keras.Model, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def _compile(model: keras.Model, schedule: PelicanSchedule) -> None:
-    # No weight decay (paper); torch's Adam epsilon so imported and native training agree.
-    opt = keras.optimizers.AdamW(learning_rate=schedule, weight_decay=0.0, epsilon=1e-8)
-    model.compile(optimizer=opt, loss=score_bce, jit_compile=False)  # XLA is slower on CPU here
+def _compile(model: keras.Model, schedule: PelicanSchedule | keras.optimizers.Optimizer) -> None:
+    # AdamW without weight decay (paper) is Adam; Keras' AdamW would still apply a zero decay to
+    # every weight each step. torch's Adam epsilon, so that imported and native training agree.
+    if isinstance(schedule, keras.optimizers.Optimizer):
+        opt = schedule
+    else:
+        opt = keras.optimizers.Adam(learning_rate=schedule, epsilon=1e-8)
+    # XLA is slower on this CPU (its cumsum and gathers); several steps per call save dispatch.
+    calls = STEPS_PER_CALL if keras.backend.backend() == "tensorflow" else 1  # torch allows only 1
+    model.compile(optimizer=opt, loss=score_bce, jit_compile=False, steps_per_execution=calls)
 
 
 def _copy_weights(path: str, model: keras.Model) -> None:
@@ -154,6 +177,72 @@ def _check_resume(state: dict[str, Any], cfg: TrainConfig, where: Path, say: Any
     state["config"] = new
 
 
+class _EpochEnd(keras.callbacks.Callback):
+    """Per epoch: the batch order, a progress bar, then validation, the best and last checkpoints,
+    state.json and the log line."""
+
+    def __init__(
+        self,
+        cfg: TrainConfig,
+        data: EpochBatches,
+        x_va: np.ndarray,
+        y_va: np.ndarray,
+        state: dict[str, Any],
+        run: Path,
+        say: Any,
+    ) -> None:
+        super().__init__()
+        self.cfg, self.data, self.x_va, self.y_va = cfg, data, x_va, y_va
+        self.state, self.run, self.say = state, run, say
+        self.bar: tqdm | None = None
+        self.t0 = 0.0
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self.data.set_epoch(epoch + 1)
+        self.bar = tqdm(
+            total=self.data.steps, desc=f"{self.cfg.name} epoch {epoch + 1}/{self.cfg.epochs}", leave=False
+        )
+        self.t0 = time.time()
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        if self.bar is not None:
+            self.bar.update(batch + 1 - self.bar.n)
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        t_train = time.time() - self.t0
+        self.close()
+        w_va = predict_scores(self.model, self.x_va)
+        epoch += 1
+        entry = {
+            "epoch": epoch,
+            "lr_end": float(self.model.optimizer.learning_rate),
+            "train_loss": float((logs or {}).get("loss", np.nan)),
+            "valid_loss": bce_numpy(self.y_va, w_va),
+            "valid_accuracy": metrics.accuracy(self.y_va, w_va),
+            "valid_auc": metrics.auc(self.y_va, w_va),
+            "seconds": t_train,
+        }
+        state = self.state
+        state["history"].append(entry)
+        if state["best_loss"] is None or entry["valid_loss"] < state["best_loss"]:
+            state["best_loss"], state["best_epoch"] = entry["valid_loss"], epoch
+            _atomic_save(self.model, self.run / "best.keras")
+        state["epoch"] = epoch
+        _atomic_save(self.model, self.run / "last.keras")
+        entry["epoch_seconds"] = time.time() - self.t0  # steps, validation and checkpoints
+        _atomic_json(self.run / "state.json", state)
+        self.say(
+            f"epoch {epoch:3d} lr {entry['lr_end']:.2e} train {entry['train_loss']:.4f} "
+            f"valid {entry['valid_loss']:.4f} acc {entry['valid_accuracy']:.4f} "
+            f"auc {entry['valid_auc']:.4f} {t_train:.1f}s{' *' if state['best_epoch'] == epoch else ''}"
+        )
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
 def train(cfg: TrainConfig, log=print) -> dict[str, Any]:
     """Train (or resume) one model; returns the final summary (also written to the run dir)."""
     run = cfg.run_dir
@@ -177,8 +266,10 @@ def train(cfg: TrainConfig, log=print) -> dict[str, Any]:
         state = json.loads(state_path.read_text())
         _check_resume(state, cfg, state_path, say)
         model = keras.saving.load_model(run / "last.keras")
-        # The schedule always comes from the config, so that a changed --epochs takes effect.
+        # The schedule always comes from the config, so that a changed --epochs takes effect;
+        # compiled again (same optimizer and state) for this version's step settings.
         model.optimizer.learning_rate = _schedule(cfg, steps)
+        _compile(model, model.optimizer)
         say(f"resuming {cfg.name} after epoch {state['epoch']}")
     else:
         keras.utils.set_random_seed(cfg.seed)
@@ -193,44 +284,13 @@ def train(cfg: TrainConfig, log=print) -> dict[str, Any]:
         say(f"training {cfg.name}: {len(x_tr)} train jets, {len(x_va)} valid jets, {steps} steps/epoch")
 
     state["train_jets_per_epoch"] = steps * cfg.batch_size
-    for epoch in range(state["epoch"] + 1, cfg.epochs + 1):
-        # The epoch's shuffle depends only on (seed, epoch), so a resumed run sees the same batches.
-        perm = np.random.default_rng([cfg.seed, epoch]).permutation(len(x_tr))[: steps * cfg.batch_size]
-        keras.utils.set_random_seed(cfg.seed * 100003 + epoch)
-        t0 = time.time()
-        with tqdm(total=steps, desc=f"{cfg.name} epoch {epoch}/{cfg.epochs}", leave=False) as bar:
-            hist = model.fit(
-                x_tr[perm],
-                y_tr[perm],
-                batch_size=cfg.batch_size,
-                epochs=1,
-                shuffle=False,
-                verbose=0,
-                callbacks=[_Progress(bar)],
-            )
-        t_train = time.time() - t0
-        w_va = predict_scores(model, x_va)
-        entry = {
-            "epoch": epoch,
-            "lr_end": float(model.optimizer.learning_rate),
-            "train_loss": float(hist.history["loss"][-1]),
-            "valid_loss": bce_numpy(y_va, w_va),
-            "valid_accuracy": metrics.accuracy(y_va, w_va),
-            "valid_auc": metrics.auc(y_va, w_va),
-            "seconds": t_train,
-        }
-        state["history"].append(entry)
-        if state["best_loss"] is None or entry["valid_loss"] < state["best_loss"]:
-            state["best_loss"], state["best_epoch"] = entry["valid_loss"], epoch
-            _atomic_save(model, run / "best.keras")
-        state["epoch"] = epoch
-        _atomic_save(model, run / "last.keras")
-        _atomic_json(state_path, state)
-        say(
-            f"epoch {epoch:3d} lr {entry['lr_end']:.2e} train {entry['train_loss']:.4f} "
-            f"valid {entry['valid_loss']:.4f} acc {entry['valid_accuracy']:.4f} "
-            f"auc {entry['valid_auc']:.4f} {t_train:.1f}s{' *' if state['best_epoch'] == epoch else ''}"
-        )
+    if state["epoch"] < cfg.epochs:
+        data = EpochBatches(x_tr, y_tr, cfg.batch_size, cfg.seed, state["epoch"] + 1)
+        epochs = _EpochEnd(cfg, data, x_va, y_va, state, run, say)
+        # One fit() for all remaining epochs: per-epoch work (validation, checkpoints, the log)
+        # happens in the callback, so that an epoch's time is spent in its steps.
+        model.fit(data, initial_epoch=state["epoch"], epochs=cfg.epochs, verbose=0, callbacks=[epochs])
+        epochs.close()
 
     return finish(cfg, state, say)
 
