@@ -79,8 +79,8 @@ def _dense_masks(draws: tuple, n_part: int, c: int) -> tuple[np.ndarray, np.ndar
     keep_x = np.ones((batch, n_part, n_part))
     keep_u = np.ones((batch, n_part, n_part, c))
     rows = np.arange(n_part)
-    keep_x[:, rows, rows] = keep_ii[..., 0]
-    keep_u[:, rows, rows] = keep_ii[..., 1:]
+    keep_x[:, rows, rows] = keep_ii[:, 0]
+    keep_u[:, rows, rows] = np.swapaxes(keep_ii[:, 1:], 1, 2)
     b, k = np.nonzero(live)
     i = site[b, k] // (n_part - 1)
     j = site[b, k] % (n_part - 1)

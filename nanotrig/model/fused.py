@@ -66,11 +66,11 @@ def dropout_sites(lead: tuple, n_sites: int, n_fields: int, rate: float, seed: A
 
 def draw_dropout(batch: Any, n_part: int, c: int, rate: float, seed: Any) -> tuple[Any, Any, Any, Any]:
     """All dropout draws of one training call: x (B, P, P) and u (B, P, P, C), each entry
-    independently dropped with probability ``rate``. Diagonal keep flags (B, P, 1 + C) densely
-    ([..., 0] for x, [..., 1 + h] for channel h); the off-diagonal entries as sites (see
+    independently dropped with probability ``rate``. Diagonal keep flags (B, 1 + C, P) densely
+    ([:, 0] for x, [:, 1 + h] for channel h); the off-diagonal entries as sites (see
     ``dropout_sites``), site s of a jet being the pair (i, j) with i = s // (P - 1),
     j = s % (P - 1), plus one when >= i (row-major over i != j)."""
-    keep_ii = keras.random.uniform((batch, n_part, 1 + c), seed=seed) >= rate
+    keep_ii = keras.random.uniform((batch, 1 + c, n_part), seed=seed) >= rate
     site, live, dropped = dropout_sites((batch,), n_part * (n_part - 1), 1 + c, rate, seed)
     return keep_ii, site, live, dropped
 
@@ -97,7 +97,8 @@ def forward(layer: Any, pmu: Any, training: bool | None) -> Any:
         valid = ops.concatenate([ops.ones_like(valid[:, :2]), valid], axis=1)
     n_part = int(p.shape[1])
     c = layer.n_hidden
-    pe = p * ops.convert_to_tensor(MINKOWSKI, dt)
+    eta = ops.convert_to_tensor(MINKOWSKI, dt)
+    pe = p * eta
     m = ops.sum(valid, axis=1)  # multiplicity M incl. beams
     count = ops.sum(m * m)  # valid (i, j) entries in the batch, diagonal included
     nbar = layer.nobj_avg
@@ -111,7 +112,7 @@ def forward(layer: Any, pmu: Any, training: bool | None) -> Any:
     if training:
         # sum_ij d_ij^2 = sum_ac eta_a eta_c Q_ac^2 = sum_ac q_ac q_ca with q = eta Q, less the diagonal
         q = ops.einsum("bia,bic->bac", pe64, p64)
-        sum_d2 = ops.sum(q * ops.swapaxes(q, 1, 2)) - ops.sum(msq64 * msq64)
+        sum_d2 = ops.einsum("bac,bca->", q, q) - ops.sum(msq64 * msq64)
         n0 = ops.maximum(ops.cast(count, "float64"), 2.0)
         mean64 = ops.sum(r64) / n0
         mean0 = ops.cast(mean64, dt)
@@ -131,23 +132,28 @@ def forward(layer: Any, pmu: Any, training: bool | None) -> Any:
         # off-diagonal entries sparsely: sites (b, i != j) with flags for x and the u channels.
         keep_ii, site, live, dropped = draw_dropout(batch, n_part, c, rate, layer.seed_generator)
         keep_ii = ops.cast(keep_ii, dt)
-        col_b = col_b - valid * (1.0 - keep_ii[..., 0])  # a dropped x_jj = c0
+        col_b = col_b - valid * (1.0 - keep_ii[:, 0])  # a dropped x_jj = c0
         i = site // (n_part - 1)
         j = site % (n_part - 1)
         j = j + ops.cast(j >= i, "int32")  # skip the diagonal
         first = ops.arange(batch, dtype="int32")[:, None] * n_part
         i, j = first + i, first + j  # flat particle indices (B, K)
+        k_sites = int(site.shape[1])
         live = ops.cast(live, dt)
         drop_x = ops.cast(dropped[..., 0], dt) * live  # (B, K)
         drop_u = ops.cast(dropped[..., 1:], dt) * live[..., None]  # (B, K, C)
-        at_i = _take(ops.reshape(ops.concatenate([pe, valid[..., None]], -1), (-1, 5)), i)
-        at_j = _take(ops.reshape(ops.concatenate([p, valid[..., None]], -1), (-1, 5)), j)
-        d_s = ops.sum(at_i[..., :4] * at_j[..., :4], axis=-1)
+        at = _take(
+            ops.reshape(ops.concatenate([p, valid[..., None]], -1), (-1, 5)), ops.concatenate([i, j], 1)
+        )
+        at_i, at_j = at[:, :k_sites], at[:, k_sites:]
+        d_s = ops.sum(at_i[..., :4] * eta * at_j[..., :4], axis=-1)
         v_s = at_i[..., 4] * at_j[..., 4]
-        dropped_x = ops.stack([d_s * v_s * drop_x, v_s * drop_x], axis=-1)
-        col = ops.segment_sum(ops.reshape(dropped_x, (-1, 2)), ops.reshape(j, (-1,)), batch * n_part)
-        col = ops.reshape(col, (batch, n_part, 2))
-        col_a, col_b = col_a - col[..., 0], col_b - col[..., 1]
+        # Column sums of the dropped x: data only. bincount, as scatter-adds are slow on CPU.
+        flat_j, wx = ops.reshape(j, (-1,)), ops.reshape(v_s * drop_x, (-1,))
+        n_rows = batch * n_part
+        bins_a = ops.bincount(flat_j, weights=ops.reshape(d_s, (-1,)) * wx, minlength=n_rows)
+        col_a = col_a - ops.reshape(bins_a, (batch, n_part))
+        col_b = col_b - ops.reshape(ops.bincount(flat_j, weights=wx, minlength=n_rows), (batch, n_part))
     agg = (a0 * col_a + c0 * col_b) * (keep / nbar)  # R_i (column sums; also the row term at i)
     tot = ops.sum(agg, axis=1) / nbar  # S
 
@@ -190,7 +196,7 @@ def forward(layer: Any, pmu: Any, training: bool | None) -> Any:
     z_dense_ii = kappa[None, :, None] * ops.cast(msq64, dt)[:, None] + u_i + v_ii
     z_ii = u_i + v_ii + w2[..., None] * agg[:, None] + (w6 * tot[:, None] + eq.diag_bias)[..., None]
     if rate > 0.0:
-        z_ii = z_ii - const_x[None, :, None] * (1.0 - keep_ii[:, None, :, 0])
+        z_ii = z_ii - const_x[None, :, None] * (1.0 - keep_ii[:, None, 0])
     y_dense_ii, y_ii = ops.relu(z_dense_ii), ops.relu(z_ii)  # (B, C, P)
     sum_y = sum_y + ops.sum(y_ii - y_dense_ii, axis=2)
     if training:
@@ -200,23 +206,24 @@ def forward(layer: Any, pmu: Any, training: bool | None) -> Any:
     kept_y = sum_y
     trace_y = ops.sum(y_ii, axis=2)
     if rate > 0.0:
-        keep_u_ii = ops.swapaxes(keep_ii[..., 1:], 1, 2)  # (B, C, P)
+        keep_u_ii = keep_ii[:, 1:]  # (B, C, P)
         trace_y = ops.sum(y_ii * keep_u_ii, axis=2)
         trace_n = ops.sum(valid[:, None] * keep_u_ii, axis=2)
         # Off-diagonal sites. z there is linear in data-only features [d, A_i, B_i, A_j, B_j, 1]:
         # k d + w4 R_i + w3 R_j + u_const as the dense pass has it, and U + V - const_x when
         # x is dropped. A dropped u removes the (true) entry and its count from the 2->0 sum.
         ab = _take(ops.reshape(ops.stack([col_a, col_b], axis=-1), (-1, 2)), ops.concatenate([i, j], axis=1))
-        k_sites = int(i.shape[1])
-        feats = [d_s[..., None], ab[:, :k_sites], ab[:, k_sites:], ops.ones_like(d_s)[..., None]]
-        feats = ops.concatenate(feats, axis=-1)  # (B, K, 6)
+        feats = ops.concatenate([d_s[..., None], ab[:, :k_sites], ab[:, k_sites:]], axis=-1)  # (B, K, 5)
         s = keep / nbar
-        w4_b = w4 + ops.zeros_like(u_const)
-        lin = [w4_b * (a0 * s), w4_b * (c0 * s), w3_b * (a0 * s), w3_b * (c0 * s)]  # (B, C) each
-        coef_was = ops.stack([kappa + ops.zeros_like(u_const)] + lin + [u_const], axis=1)  # (B, 6, C)
-        coef_now = ops.stack([ops.zeros_like(u_const)] + lin + [u_const - const_x], axis=1)
-        y_was = ops.relu(ops.einsum("bkf,bfc->bkc", feats, coef_was)) * v_s[..., None]
-        y_now = ops.relu(ops.einsum("bkf,bfc->bkc", feats, coef_now)) * v_s[..., None]
+        lin = [kappa + 0.0 * w4, w4 * (a0 * s), w4 * (c0 * s), w3 * (a0 * s), w3 * (c0 * s)]
+        coef = ops.stack(lin, axis=-2)  # (1 or B, 5, C)
+        if eq.nalpha:  # per-jet coefficients
+            z_was = ops.sum(feats[..., None] * coef[:, None], axis=2)
+        else:  # one small matmul for all sites
+            z_was = ops.reshape(ops.matmul(ops.reshape(feats, (-1, 5)), coef[0]), (batch, k_sites, c))
+        z_was = z_was + u_const[:, None]
+        y_was = ops.relu(z_was) * v_s[..., None]
+        y_now = ops.relu(z_was - d_s[..., None] * kappa - const_x) * v_s[..., None]
         change = (y_now - y_was) * drop_x[..., None]
         sum_y = sum_y + ops.sum(change, axis=1)
         if training:

@@ -95,27 +95,57 @@ def predict_scores(model: keras.Model, pmu: np.ndarray, batch_size: int | None =
 
 
 class EpochBatches(keras.utils.PyDataset):
-    """The training batches of one epoch, in an order that depends only on (seed, epoch), so that
-    a resumed run sees the same batches as an uninterrupted one. Batches are gathered from the
-    arrays as the step asks for them (prefetched by the backend's loader): no epoch-sized copy."""
+    """Training batches, epoch after epoch, without end: batch k belongs to epoch
+    ``first_epoch + k // steps`` and the order within an epoch depends only on (seed, epoch),
+    so that a resumed run sees the same batches as an uninterrupted one (and as nanotrig's
+    earlier one-fit()-per-epoch loop). Batches are gathered from the arrays as the loader asks
+    for them: no epoch-sized copy. One endless stream lets fit() keep one iterator, hence one
+    traced step, for the whole run (a new iterator per epoch now and then retraced the step:
+    seconds per epoch at N = 80). Progress is counted here, as batches are handed out: a
+    per-step Keras callback would make every step wait for its loss to reach Python."""
 
-    def __init__(self, x: np.ndarray, y: np.ndarray, batch_size: int, seed: int, epoch: int) -> None:
+    def __init__(
+        self, x: np.ndarray, y: np.ndarray, batch_size: int, seed: int, first_epoch: int = 1, name: str = ""
+    ) -> None:
         super().__init__(workers=1, use_multiprocessing=False)
         self.x, self.y, self.batch_size, self.seed = x, y, batch_size, seed
         self.steps = len(x) // batch_size
-        self.set_epoch(epoch)
+        self.first_epoch, self.name = first_epoch, name
+        self.total_epochs: int | None = None  # for the progress bar's label
+        self.progress = False
+        self._orders: dict[int, np.ndarray] = {}
+        self._bar: tqdm | None = None
+        self._bar_epoch = 0
 
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-        perm = np.random.default_rng([self.seed, epoch]).permutation(len(self.x))
-        self.order = perm[: self.steps * self.batch_size]
+    @property
+    def num_batches(self) -> None:
+        return None  # endless: fit() is told steps_per_epoch
 
-    def __len__(self) -> int:
-        return self.steps
+    def order(self, epoch: int) -> np.ndarray:
+        if epoch not in self._orders:
+            perm = np.random.default_rng([self.seed, epoch]).permutation(len(self.x))
+            self._orders = {e: o for e, o in self._orders.items() if e >= epoch - 1}  # the loader runs ahead
+            self._orders[epoch] = perm[: self.steps * self.batch_size]
+        return self._orders[epoch]
 
     def __getitem__(self, k: int) -> tuple[np.ndarray, np.ndarray]:
-        idx = self.order[k * self.batch_size : (k + 1) * self.batch_size]
+        epoch, j = self.first_epoch + k // self.steps, k % self.steps
+        idx = self.order(epoch)[j * self.batch_size : (j + 1) * self.batch_size]
+        if self.progress:
+            self._tick(epoch)
         return self.x[idx], self.y[idx]
+
+    def _tick(self, epoch: int) -> None:
+        if self._bar_epoch != epoch:
+            self.close()
+            desc = f"{self.name} epoch {epoch}" + (f"/{self.total_epochs}" if self.total_epochs else "")
+            self._bar, self._bar_epoch = tqdm(total=self.steps, desc=desc, leave=False), epoch
+        self._bar.update(1)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
 
 
 def _atomic_json(path: Path, obj: Any) -> None:
@@ -194,23 +224,13 @@ class _EpochEnd(keras.callbacks.Callback):
         super().__init__()
         self.cfg, self.data, self.x_va, self.y_va = cfg, data, x_va, y_va
         self.state, self.run, self.say = state, run, say
-        self.bar: tqdm | None = None
         self.t0 = 0.0
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
-        self.data.set_epoch(epoch + 1)
-        self.bar = tqdm(
-            total=self.data.steps, desc=f"{self.cfg.name} epoch {epoch + 1}/{self.cfg.epochs}", leave=False
-        )
         self.t0 = time.time()
-
-    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
-        if self.bar is not None:
-            self.bar.update(batch + 1 - self.bar.n)
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         t_train = time.time() - self.t0
-        self.close()
         w_va = predict_scores(self.model, self.x_va)
         epoch += 1
         entry = {
@@ -238,9 +258,7 @@ class _EpochEnd(keras.callbacks.Callback):
         )
 
     def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-            self.bar = None
+        self.data.close()
 
 
 def train(cfg: TrainConfig, log=print) -> dict[str, Any]:
@@ -285,12 +303,22 @@ def train(cfg: TrainConfig, log=print) -> dict[str, Any]:
 
     state["train_jets_per_epoch"] = steps * cfg.batch_size
     if state["epoch"] < cfg.epochs:
-        data = EpochBatches(x_tr, y_tr, cfg.batch_size, cfg.seed, state["epoch"] + 1)
+        data = EpochBatches(x_tr, y_tr, cfg.batch_size, cfg.seed, state["epoch"] + 1, cfg.name)
+        data.total_epochs, data.progress = cfg.epochs, True
         epochs = _EpochEnd(cfg, data, x_va, y_va, state, run, say)
         # One fit() for all remaining epochs: per-epoch work (validation, checkpoints, the log)
         # happens in the callback, so that an epoch's time is spent in its steps.
-        model.fit(data, initial_epoch=state["epoch"], epochs=cfg.epochs, verbose=0, callbacks=[epochs])
-        epochs.close()
+        try:
+            model.fit(
+                data,
+                initial_epoch=state["epoch"],
+                epochs=cfg.epochs,
+                steps_per_epoch=steps,
+                verbose=0,
+                callbacks=[epochs],
+            )
+        finally:
+            epochs.close()
 
     return finish(cfg, state, say)
 
