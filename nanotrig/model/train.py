@@ -172,14 +172,40 @@ def _compile(model: keras.Model, schedule: PelicanSchedule | keras.optimizers.Op
     model.compile(optimizer=opt, loss=score_bce, jit_compile=False, steps_per_execution=calls)
 
 
-def _copy_weights(path: str, model: keras.Model) -> None:
-    """Weights do not depend on N, so a model trained at one N can start training at another."""
+def _copy_weights(path: str, model: keras.Model, pmu: np.ndarray) -> None:
+    """Start from a trained model's weights (they do not depend on N), with both BatchNorms
+    recalibrated on these jets (``pmu``, at this model's N): training-mode BatchNorm uses the
+    batch's statistics, which change with N (at N = 80 the pairs are mostly soft ones), so the
+    copied weights alone would make the first steps see another function (loss 7.5 at N = 80
+    from c2). Recalibrated, the model's function at the start of training is the copied one
+    (its folded formula), now summed over this N's particles."""
     src = find_nanopelican(keras.saving.load_model(path, compile=False))
     dst = find_nanopelican(model)
     shapes = [tuple(w.shape) for w in src.get_weights()], [tuple(w.shape) for w in dst.get_weights()]
     if shapes[0] != shapes[1] or src.nalpha != dst.nalpha:
         raise NanotrigError(f"{path}: its weights do not fit this model (C or variant differ)")
     dst.set_weights(src.get_weights())
+    recalibrate_batchnorm(dst, pmu)
+
+
+def recalibrate_batchnorm(layer: Any, pmu: np.ndarray) -> None:
+    """Set each BatchNorm's running statistics to those of ``pmu`` and rescale its gamma, beta
+    so that its affine map (gamma / sqrt(var + eps), beta - mean gamma / sqrt(var + eps)) is
+    unchanged: inference is the same function, and training on such batches starts from it."""
+    saved = (layer.dropout, layer.bn_in.momentum, layer.bn_out.momentum)
+    layer.dropout, layer.bn_in.momentum, layer.bn_out.momentum = 0.0, 1.0, 1.0
+    try:
+        maps = [
+            (bn, scale, bn.beta.numpy() - bn.moving_mean.numpy() * scale)
+            for bn in (layer.bn_in, layer.bn_out)
+            for scale in [bn.gamma.numpy() / np.sqrt(bn.moving_variance.numpy() + bn.epsilon)]
+        ]
+        for bn, scale, shift in maps:  # in order: bn_out's statistics after bn_in's map is restored
+            layer(pmu.astype(layer.compute_dtype), training=True)  # running stats := these jets'
+            bn.gamma.assign(scale * np.sqrt(bn.moving_variance.numpy() + bn.epsilon))
+            bn.beta.assign(shift + bn.moving_mean.numpy() * scale)
+    finally:
+        layer.dropout, layer.bn_in.momentum, layer.bn_out.momentum = saved
 
 
 def _schedule(cfg: TrainConfig, steps: int) -> PelicanSchedule:
@@ -295,8 +321,8 @@ def train(cfg: TrainConfig, log=print) -> dict[str, Any]:
             cfg.n_hidden, cfg.n_constituents, cfg.nobj_avg, cfg.scale, cfg.beams, cfg.nalpha, cfg.dropout
         )
         if cfg.init_from:
-            _copy_weights(cfg.init_from, model)
-            say(f"weights initialised from {cfg.init_from}")
+            _copy_weights(cfg.init_from, model, x_tr[:2048])
+            say(f"weights from {cfg.init_from}, BatchNorm recalibrated at N = {cfg.n_constituents}")
         _compile(model, _schedule(cfg, steps))
         state = {"config": asdict(cfg), "epoch": 0, "best_loss": None, "best_epoch": 0, "history": []}
         say(f"training {cfg.name}: {len(x_tr)} train jets, {len(x_va)} valid jets, {steps} steps/epoch")

@@ -1,0 +1,51 @@
+"""Training machinery: the batch stream, and the warm start at another N."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+
+from nanotrig.data import read_jets, sample_path
+from nanotrig.model import build_model, find_nanopelican
+from nanotrig.model.testing import randomise_model
+from nanotrig.model.train import EpochBatches, predict_scores, recalibrate_batchnorm
+
+
+def test_batches_depend_only_on_seed_and_epoch() -> None:
+    x = np.arange(1000, dtype=np.float32).reshape(250, 1, 4)
+    y = np.arange(250, dtype=np.float32)
+    fresh = EpochBatches(x, y, 32, seed=5, first_epoch=1)
+    resumed = EpochBatches(x, y, 32, seed=5, first_epoch=3)  # a run resumed after epoch 2
+    steps = fresh.steps
+    assert steps == 250 // 32
+    for k in range(steps):
+        a, b = fresh[2 * steps + k], resumed[k]  # epoch 3, batch k, from both
+        np.testing.assert_array_equal(a[0], b[0])
+        np.testing.assert_array_equal(a[1], b[1])
+    # each epoch is a permutation (without the remainder), and epochs differ
+    for epoch in range(2):
+        seen = np.concatenate([fresh[epoch * steps + k][1] for k in range(steps)])
+        assert len(set(seen.tolist())) == steps * 32
+    assert not np.array_equal(fresh[0][1], fresh[steps][1])
+    # the order is the one nanotrig used before the endless stream: permutation of (seed, epoch)
+    perm = np.random.default_rng([5, 2]).permutation(250)
+    np.testing.assert_array_equal(fresh[steps + 1][1], y[perm[32:64]])
+
+
+def test_recalibrated_warm_start_keeps_the_function_at_the_new_n() -> None:
+    """Weights of an N = 12 model moved to N = 24: after recalibration, inference is the copied
+    model's function (its folded formula over the 24 particles), and training-mode BatchNorm on
+    the calibration jets gives that same function."""
+    jets = read_jets(sample_path(), n_constituents=24, stop=512).pmu.astype(np.float64)
+    src = randomise_model(build_model(2, 12, seed=2, dtype="float64"), jets[:, :12], seed=4)
+    dst = build_model(2, 24, dtype="float64")
+    find_nanopelican(dst).set_weights(find_nanopelican(src).get_weights())
+    before = predict_scores(dst, jets)
+    assert np.unique(np.round(before, 9)).size > len(before) // 2, "ReLUs dead: the test would be vacuous"
+    recalibrate_batchnorm(find_nanopelican(dst), jets)
+    np.testing.assert_allclose(predict_scores(dst, jets), before, rtol=1e-9, atol=1e-9)
+    d = find_nanopelican(dst)
+    assert abs(d.bn_in.moving_mean.numpy()[0] / find_nanopelican(src).bn_in.moving_mean.numpy()[0] - 1) > 0.05
+    d.dropout = 0.0
+    train_mode = keras.ops.convert_to_numpy(dst(jets, training=True)).reshape(-1)
+    np.testing.assert_allclose(train_mode, before, rtol=1e-4, atol=1e-4 * np.abs(before).max())
