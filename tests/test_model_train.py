@@ -49,3 +49,25 @@ def test_recalibrated_warm_start_keeps_the_function_at_the_new_n() -> None:
     d.dropout = 0.0
     train_mode = keras.ops.convert_to_numpy(dst(jets, training=True)).reshape(-1)
     np.testing.assert_allclose(train_mode, before, rtol=1e-4, atol=1e-4 * np.abs(before).max())
+
+
+def test_screened_training_continues_the_seed_with_the_lowest_validation_loss(tmp_path) -> None:
+    import json
+
+    from nanotrig.model.train import TrainConfig, parse_seeds, train_screened
+
+    sample = str(sample_path())
+    cfg = TrainConfig(
+        name="scr", train=sample, valid=sample, out_dir=str(tmp_path / "run"), n_constituents=8,
+        epochs=2, batch_size=256, n_train=512, n_valid=512,
+    )  # fmt: skip
+    assert parse_seeds("1-3,5,2") == [1, 2, 3, 5]
+    seeds = parse_seeds("1-2")
+    result = train_screened(cfg, seeds, 1, log=lambda s: None)
+    losses = {
+        s: json.loads((tmp_path / "run" / "screen" / f"seed{s}" / "state.json").read_text())["best_loss"]
+        for s in seeds
+    }
+    final = json.loads((tmp_path / "run" / "state.json").read_text())
+    assert final["config"]["seed"] == min(losses, key=losses.get) and final["epoch"] == 2
+    assert [r["seed"] for r in result["screen"]] == sorted(losses, key=losses.get)

@@ -35,6 +35,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--n-train", type=int, default=-1, help="use only the first N training jets")
     p.add_argument("--n-valid", type=int, default=-1, help="use only the first N validation jets")
     p.add_argument("--init-from", help="start from the weights of this .keras (same C and variant, any N)")
+    p.add_argument("--screen-seeds", help="e.g. 1-25: each seed --screen-epochs, then the best one fully")
+    p.add_argument("--screen-epochs", type=int, default=9, help="epochs per screened seed (default 9)")
     p.set_defaults(func=_train)
 
     p = sub.add_parser("eval", help="accuracy, AUC, 1/eps_B at 30%% and 50%% signal efficiency")
@@ -95,7 +97,13 @@ def _train(args: argparse.Namespace) -> int:
         n_valid=args.n_valid,
         init_from=args.init_from,
     )
-    result = train(cfg, log=lambda s: print(s, file=sys.stderr))
+    if args.screen_seeds:
+        from nanotrig.model.train import parse_seeds, train_screened
+
+        seeds = parse_seeds(args.screen_seeds)
+        result = train_screened(cfg, seeds, args.screen_epochs, log=lambda s: print(s, file=sys.stderr))
+    else:
+        result = train(cfg, log=lambda s: print(s, file=sys.stderr))
     print(json.dumps(result))
     return 0
 

@@ -12,7 +12,7 @@ import datetime as dt
 import json
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -347,6 +347,42 @@ def train(cfg: TrainConfig, log=print) -> dict[str, Any]:
             epochs.close()
 
     return finish(cfg, state, say)
+
+
+def parse_seeds(text: str) -> list[int]:
+    """'1-25' or '1,4,7' or '1-5,9' -> seeds, in order, without repeats."""
+    seeds: list[int] = []
+    try:
+        for part in text.split(","):
+            lo, _, hi = part.strip().partition("-")
+            seeds += range(int(lo), int(hi or lo) + 1)
+    except ValueError:
+        raise NanotrigError(f"seeds {text!r}: expected e.g. 1-25 or 1,4,7") from None
+    if not seeds:
+        raise NanotrigError(f"seeds {text!r}: no seed given")
+    return list(dict.fromkeys(seeds))
+
+
+def train_screened(cfg: TrainConfig, seeds: list[int], screen_epochs: int, log=print) -> dict[str, Any]:
+    """The best of several initialisations: every seed trains ``screen_epochs`` epochs (each its
+    own resumable run in RUN/screen/seed<k>/), the one with the lowest validation loss then
+    trains the full schedule in RUN/ itself. At N = 80 the basin a seed falls into is set within
+    the first ~6 epochs (docs/model.md), so a short screen ranks seeds as a full run would."""
+    run = cfg.run_dir
+    ranking = []
+    for seed in seeds:
+        where = str(run / "screen" / f"seed{seed}")
+        short = replace(cfg, seed=seed, epochs=screen_epochs, test=None, out_dir=where)
+        train(short, log=log)
+        state = json.loads((short.run_dir / "state.json").read_text())
+        ranking.append((state["best_loss"], seed))
+        log(f"screen seed {seed}: validation loss {state['best_loss']:.4f} (epoch {state['best_epoch']})")
+    ranking.sort()
+    best = ranking[0][1]
+    log(f"screen: seed {best} is best of {len(seeds)} ({', '.join(f'{s}: {v:.4f}' for v, s in ranking)})")
+    screen = [{"seed": s, "valid_loss": v} for v, s in ranking]
+    result = train(replace(cfg, seed=best, extra={**cfg.extra, "screened_seeds": screen}), log=log)
+    return {**result, "screen": screen}
 
 
 def finish(cfg: TrainConfig, state: dict[str, Any], say=print) -> dict[str, Any]:
