@@ -71,3 +71,44 @@ def test_screened_training_continues_the_seed_with_the_lowest_validation_loss(tm
     final = json.loads((tmp_path / "run" / "state.json").read_text())
     assert final["config"]["seed"] == min(losses, key=losses.get) and final["epoch"] == 2
     assert [r["seed"] for r in result["screen"]] == sorted(losses, key=losses.get)
+
+
+def test_resume_accepts_a_run_started_before_a_setting_existed_and_refuses_a_changed_one(tmp_path) -> None:
+    """A run whose state.json predates --weight-decay resumes (the new setting counts as its
+    default); asking for another weight decay on resume is refused, naming the setting."""
+    import json
+    from dataclasses import replace
+
+    import pytest
+
+    from nanotrig.errors import NanotrigError
+    from nanotrig.model.train import TrainConfig, train
+
+    sample = str(sample_path())
+    cfg = TrainConfig(
+        name="wd", train=sample, valid=sample, out_dir=str(tmp_path / "run"), n_constituents=8,
+        epochs=1, batch_size=256, n_train=512, n_valid=512,
+    )  # fmt: skip
+    train(cfg, log=lambda s: None)
+    state_path = tmp_path / "run" / "state.json"
+    state = json.loads(state_path.read_text())
+    del state["config"]["weight_decay"]  # as written before the setting existed
+    state_path.write_text(json.dumps(state))
+    with pytest.raises(NanotrigError, match="weight_decay"):
+        train(replace(cfg, weight_decay=0.01), log=lambda s: None)
+    said: list[str] = []
+    train(cfg, log=said.append)  # the finished run is recognised: nothing retrained
+    assert json.loads(state_path.read_text())["epoch"] == 1
+    assert not any("epoch   1" in s for s in said)
+
+
+def test_weight_decay_uses_decoupled_adamw() -> None:
+    from nanotrig.model.schedule import PelicanSchedule
+    from nanotrig.model.train import _compile
+
+    model = build_model(2, 8, seed=1)
+    _compile(model, PelicanSchedule(10, 10), weight_decay=0.005)
+    assert isinstance(model.optimizer, keras.optimizers.AdamW) and model.optimizer.weight_decay == 0.005
+    plain = build_model(2, 8, seed=1)
+    _compile(plain, PelicanSchedule(10, 10))
+    assert not isinstance(plain.optimizer, keras.optimizers.AdamW)

@@ -31,6 +31,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--lr-init", type=float, default=0.01)
     p.add_argument("--lr-final", type=float, default=1e-6)
     p.add_argument("--warmup", type=int, default=4, help="linear warm-up epochs (default 4)")
+    p.add_argument("--weight-decay", type=float, default=0.0, help="AdamW decoupled weight decay (default 0)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--n-train", type=int, default=-1, help="use only the first N training jets")
     p.add_argument("--n-valid", type=int, default=-1, help="use only the first N validation jets")
@@ -92,6 +93,7 @@ def _train(args: argparse.Namespace) -> int:
         lr_init=args.lr_init,
         lr_final=args.lr_final,
         warmup=args.warmup,
+        weight_decay=args.weight_decay,
         seed=args.seed,
         n_train=args.n_train,
         n_valid=args.n_valid,

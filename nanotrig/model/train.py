@@ -62,6 +62,7 @@ class TrainConfig:
     lr_init: float = 0.01
     lr_final: float = 1e-6
     warmup: int = 4
+    weight_decay: float = 0.0  # AdamW's decoupled decay (the paper: none)
     seed: int = 0
     n_train: int = -1
     n_valid: int = -1
@@ -160,11 +161,15 @@ def _atomic_save(model: keras.Model, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def _compile(model: keras.Model, schedule: PelicanSchedule | keras.optimizers.Optimizer) -> None:
+def _compile(
+    model: keras.Model, schedule: PelicanSchedule | keras.optimizers.Optimizer, weight_decay: float = 0.0
+) -> None:
     # AdamW without weight decay (paper) is Adam; Keras' AdamW would still apply a zero decay to
     # every weight each step. torch's Adam epsilon, so that imported and native training agree.
     if isinstance(schedule, keras.optimizers.Optimizer):
         opt = schedule
+    elif weight_decay > 0.0:  # decoupled, as torch's AdamW (the reference's --weight-decay)
+        opt = keras.optimizers.AdamW(learning_rate=schedule, weight_decay=weight_decay, epsilon=1e-8)
     else:
         opt = keras.optimizers.Adam(learning_rate=schedule, epsilon=1e-8)
     # XLA is slower on this CPU (its cumsum and gathers); several steps per call save dispatch.
@@ -215,7 +220,8 @@ def _schedule(cfg: TrainConfig, steps: int) -> PelicanSchedule:
 def _check_resume(state: dict[str, Any], cfg: TrainConfig, where: Path, say: Any) -> None:
     """A run resumes with the settings it started with; only the test file and, before the final
     decay began, the number of epochs may change (the schedule is identical up to the decay)."""
-    old, new = state["config"], asdict(cfg)
+    defaults = asdict(TrainConfig(name="", train="", valid=""))
+    old, new = {**defaults, **state["config"]}, asdict(cfg)  # settings added since count as defaults
     changed = sorted(k for k in new if old.get(k) != new[k] and k != "test")
     if [k for k in changed if k != "epochs"]:
         diffs = ", ".join(f"{k}: {old.get(k)!r} -> {new[k]!r}" for k in changed)
@@ -323,7 +329,7 @@ def train(cfg: TrainConfig, log=print) -> dict[str, Any]:
         if cfg.init_from:
             _copy_weights(cfg.init_from, model, x_tr[:2048])
             say(f"weights from {cfg.init_from}, BatchNorm recalibrated at N = {cfg.n_constituents}")
-        _compile(model, _schedule(cfg, steps))
+        _compile(model, _schedule(cfg, steps), cfg.weight_decay)
         state = {"config": asdict(cfg), "epoch": 0, "best_loss": None, "best_epoch": 0, "history": []}
         say(f"training {cfg.name}: {len(x_tr)} train jets, {len(x_va)} valid jets, {steps} steps/epoch")
 
