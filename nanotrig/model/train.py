@@ -372,8 +372,8 @@ def parse_seeds(text: str) -> list[int]:
 def train_screened(cfg: TrainConfig, seeds: list[int], screen_epochs: int, log=print) -> dict[str, Any]:
     """The best of several initialisations: every seed trains ``screen_epochs`` epochs (each its
     own resumable run in RUN/screen/seed<k>/), the one with the lowest validation loss then
-    trains the full schedule in RUN/ itself. At N = 80 the basin a seed falls into is set within
-    the first ~6 epochs (docs/model.md), so a short screen ranks seeds as a full run would."""
+    trains the full schedule in RUN/ itself. A short screen catches the seeds that leave the
+    first plateau early; others may still leave it after a later warm restart (docs/model.md)."""
     run = cfg.run_dir
     ranking = []
     for seed in seeds:
@@ -415,6 +415,8 @@ def finish(cfg: TrainConfig, state: dict[str, Any], say=print) -> dict[str, Any]
         "seed": cfg.seed,
         "batch_size": cfg.batch_size,
         "lr": [cfg.lr_init, cfg.lr_final],
+        "warmup": cfg.warmup,
+        "weight_decay": cfg.weight_decay,
         "dropout": cfg.dropout,
         "initialised_from": cfg.init_from,
         "seconds_per_epoch": float(np.median(secs)) if secs else None,
