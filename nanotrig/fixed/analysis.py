@@ -76,8 +76,12 @@ class DeriveOptions:
     input_pt: str = "ap_ufixed<14,12>"
     input_eta: str = "ap_int<12>"
     input_phi: str = "ap_int<11>"
-    pair_table_bits: int = 16  # F and G entries; their sum (17 bits) is one DSP48E2 B operand
-    beam_table_bits: int = 17
+    # ROM sizes, chosen on the stand-in's 18k test jets (docs/puppi.md): the table errors stay
+    # below those of the pi/720 angle words (decision flips 0.74 % at 16/17 bits and 1 step,
+    # 0.73 % here); a pair ROM of 12 bits, a beam ROM of 10 bits indexed by eta in steps of 4
+    pair_table_bits: int = 12
+    beam_table_bits: int = 10
+    beam_index_steps: int = 4  # eta words per beam-ROM entry (a power of two)
     dsp_a_bits: int = 26  # widest unsigned operand of a DSP48E2 A port (27 bits signed)
 
 
@@ -137,10 +141,16 @@ def front_end_types(ranges: dict[str, float], words: dict[str, FixedType], opts:
     """The PUPPI front-end's index, product and table types (see the module docstring)."""
     sat = {"overflow": "AP_SAT"}
     eta_f, phi_f = words["input_eta"].frac, words["input_phi"].frac
+    shift = math.log2(opts.beam_index_steps)
+    if opts.beam_index_steps < 1 or shift != round(shift):
+        raise PrecisionError(f"beam_index_steps {opts.beam_index_steps} is not a power of two")
     types = {
         "deta": fitting_type(ranges.get("deta", 0.0), eta_f, signed=False, **sat),
         "dphi": fitting_type(ranges.get("dphi", 0.0), phi_f, signed=False, **sat),
-        "eta": fitting_type(ranges.get("eta", 0.0), eta_f, signed=True, **sat),
+        # round to the nearest entry: a coarser beam index rounds, it does not truncate
+        "eta": fitting_type(
+            ranges.get("eta", 0.0), eta_f - int(shift), signed=True, rounding="AP_RND", **sat
+        ),
     }
     pp = fitting_type(
         ranges.get("pt_pair", 0.0), 2 * words["input_pt"].frac, signed=False, margin_bits=opts.margin_bits
