@@ -62,7 +62,7 @@ class DeriveOptions:
     # converts doubles with input_t's own modes, so input_t carries these (quantize_inputs too).
     input_rounding: str = "AP_RND"
     input_overflow: str = "AP_SAT"
-    weight_bits: int = 12
+    weight_bits: int = 10  # 12 bits gave the same physics (c1..c10, c2-n80; docs/rtl.md) and more adders
     margin_bits: int = 1
     pair_bits: int = 15
     diag_bits: int = 15

@@ -28,7 +28,7 @@ def add_spec_arguments(p: argparse.ArgumentParser, input_words: bool = True) -> 
             default=1 / 32,
             help="Cartesian input LSB in GeV, a power of two (1/32)",
         )
-        p.add_argument("--weight-bits", type=int, default=12, help="width of every coefficient (default 12)")
+        p.add_argument("--weight-bits", type=int, default=10, help="width of every coefficient (default 10)")
     p.add_argument(
         "--input-pt", default="ap_ufixed<14,12>", help="PUPPI pT word (default CMS Phase-2, 0.25 GeV)"
     )
