@@ -21,7 +21,7 @@ import numpy as np
 from da4ml.types import QInterval, minimal_kif
 
 # tables read together that one memory serves (port A, port B)
-PARTNERS = {"cosh_m1": "one_m_cos"}
+PARTNERS = {"cosh_m1": "one_m_cos", "exp_minus": "exp_plus"}
 BRAM18_WORDS, BRAM18_BITS = 1024, 18
 
 
