@@ -74,6 +74,7 @@ def test_report_by_stage_adds_up_and_gives_the_device_fraction(
 ) -> None:  # noqa: ANN001
     for mode in ("puppi",):  # the Cartesian report's keys are checked above; one Yosys pair here
         args = ["report", str(model_file), "--inputs", mode, "--work", str(tmp_path / mode), "--by-stage"]
+        args += ["--pair-table", "bram"]  # the selectable block-RAM ROMs: their count is checked too
         assert main([*args, "--json"]) == 0
         rep = json.loads(capsys.readouterr().out)
         assert rep["inputs"] == mode and rep["implementation"]["pair_table"] == "bram"

@@ -23,10 +23,10 @@ COEF_KEYS = tuple("w_" + c for c in COEF_NAMES)
 ALL_KEYS = stages("cartesian") + COEF_KEYS  # the Cartesian mode's keys (see ``spec_keys``)
 MAX_INPUT_WIDTH = 28  # products of two words plus four-term sums must stay exact in int64
 TABLE_IMPLEMENTATIONS = ("lut", "bram")
-# The pair ROMs (2 reads per pair, 380 at N = 20) in block RAM: one dual-port RAMB18 per pair
-# holds both; in LUTs they would cost ~90 LUT each. The beam ROMs (40 small reads) in LUTs.
-# Measured in docs/puppi.md.
-DEFAULT_IMPLEMENTATION = {"pair_table": "bram", "beam_table": "lut"}
+# ROMs in LUTs by default: a block-RAM read is synchronous, and with the index logic before it
+# the pair ROMs in BRAM (one dual-port RAMB18 per pair holds both) cost a pipeline stage: c2 at
+# 200 MHz takes 11 cycles instead of 10. Both measured in docs/puppi.md; --pair-table bram.
+DEFAULT_IMPLEMENTATION = {"pair_table": "lut", "beam_table": "lut"}
 
 
 def spec_keys(mode: str = "cartesian") -> tuple[str, ...]:

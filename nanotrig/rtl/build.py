@@ -136,7 +136,8 @@ def build_key(model: CanonicalModel, spec: FixedPointSpec, clock_mhz: float, vhd
         {
             "model": model.to_dict(),
             "inputs": spec.inputs,
-            "implementation": spec.implementation,
+            # ROM choices exist only for PUPPI inputs: a Cartesian build does not depend on them
+            "implementation": spec.implementation if spec.inputs == "puppi" else None,
             "precision": spec.precision_dict(),
             "clock_mhz": clock_mhz,
             "vhdl": vhdl,
