@@ -86,6 +86,7 @@ def plot_stages(stages: dict[str, dict[str, int]], out_png: Path, title: str) ->
             ax.bar([0], [v], bottom=bottom, color=colors[g], label=g, width=0.6)
             bottom += v
         ax.set_title(r.upper())
+        ax.set_ylim(bottom=0, top=max(bottom, 1) * 1.02)  # an unused resource: an empty axis from 0
         ax.set_xticks([])
         ax.grid(axis="y", alpha=0.3)
     axes[-1].legend(*axes[0].get_legend_handles_labels(), fontsize=7, loc="upper left", bbox_to_anchor=(1, 1))
