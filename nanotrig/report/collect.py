@@ -29,7 +29,7 @@ TARGETS = {
 PUBLISHED_HLS = {"latency_cycles": (13, 15), "dsp": (1050, 1350), "lut": (49_000, 70_000)}
 
 YOSYS_SOURCE = "Yosys estimate (synth_xilinx -family xcup, every adder a carry chain, registers as FFs)"
-YOSYS_METHOD = "adder-chains-nosrl-1"  # bump when the Yosys script changes: cached counts are redone
+YOSYS_METHOD = "adder-chains-nosrl-roms-2"  # bump when the Yosys script changes: cached counts are redone
 
 
 def default_spec_for(model: CanonicalModel, precision: str | Path | None = None) -> FixedPointSpec:

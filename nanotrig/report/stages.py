@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from nanotrig.report.yosys import count_cells, run_yosys
+from nanotrig.report.yosys import count_cells, expanded_cells, run_yosys
 from nanotrig.rtl.build import RtlBuild
 from nanotrig.rtl.hierarchy import module_name
 from nanotrig.rtl.stages import GROUP_ORDER
@@ -25,12 +25,13 @@ def stage_counts(modules: dict[str, dict[str, int]], top: str, core: str) -> dic
     """{group: {lut, ff, dsp, carry, bram18}} from per-module cell counts."""
     names = {module_name(core, g): g for g in GROUP_ORDER}
     out: dict[str, dict[str, int]] = {}
-    for mod, cells in modules.items():
+    for mod in modules:
         group = names.get(mod) or ("handshake" if mod in (top, core) else None)
         if group is None:
             continue
-        # a module's own cells: instances of other modules are not resources
-        own = {c: n for c, n in cells.items() if c not in modules}
+        # a module's own cells plus those of the ROM modules it instantiates; the other stage
+        # groups' modules it instantiates (the core holds them all) are counted as themselves
+        own = expanded_cells(modules, mod, skip=frozenset(names) | {top, core})
         counts = count_cells(own)
         acc = out.setdefault(group, dict.fromkeys(RESOURCES, 0))
         for r in RESOURCES:

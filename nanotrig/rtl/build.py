@@ -35,7 +35,7 @@ from nanotrig.rtl.timing import MULT_UNITS, plan_stages, units_for_clock
 from nanotrig.rtl.trace import trace_kernel
 from nanotrig.rtl.wrapper import InputGroup, PortSpec, WordType
 
-GENERATOR_VERSION = 4  # bump when the generated RTL changes for the same inputs
+GENERATOR_VERSION = 5  # bump when the generated RTL changes for the same inputs
 TOP = "nanopelican"
 CORE = "nanopelican_core"
 

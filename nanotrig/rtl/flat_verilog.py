@@ -223,7 +223,9 @@ class StageWriter:
             ]
             self.roms[
                 rom
-            ] = f"""// ROM in logic (LUTs; rom_style keeps synthesis from moving it into block RAM)
+            ] = f"""// ROM in logic (LUTs; rom_style keeps synthesis from moving it into block RAM). Kept as
+// its own module: a table read by hundreds of pairs is synthesised once, not once per copy.
+(* keep_hierarchy *)
 module {rom} (
     input  [{w_in - 1}:0] a,
     output reg [{w_out - 1}:0] q
