@@ -74,11 +74,10 @@ def test_report_by_stage_adds_up_and_gives_the_device_fraction(
 ) -> None:  # noqa: ANN001
     for mode in ("puppi",):  # the Cartesian report's keys are checked above; one Yosys pair here
         args = ["report", str(model_file), "--inputs", mode, "--work", str(tmp_path / mode), "--by-stage"]
-        args += ["--pair-table", "bram"]  # the selectable block-RAM ROMs: their count is checked too
         assert main([*args, "--json"]) == 0
         rep = json.loads(capsys.readouterr().out)
-        assert rep["inputs"] == mode and rep["implementation"]["pair_table"] == "bram"
-        assert rep["bram18"] == 1  # one pair: its cosh - 1 and 1 - cos ROMs share one dual-port RAMB18
+        assert rep["inputs"] == mode and rep["implementation"]["pair_table"] == "bram_deta"
+        assert rep["bram18"] == 1  # one pair: its cosh - 1 ROM in block RAM (two pairs would share it)
         assert rep["dsp"] == (4 if mode == "cartesian" else 2 + 4)  # one pair; PUPPI: + 2 beams x 2
         assert rep["device_fraction"] == pytest.approx(
             max(rep["lut"] / 1_728_000, rep["ff"] / 3_456_000, rep["dsp"] / 12_288, rep["bram18"] / 5_376)

@@ -16,17 +16,29 @@ from typing import Any
 
 import yaml
 
-from nanotrig.fixed.kernel import COEF_NAMES, INPUT_FIELDS, check_mode, stages
+from nanotrig.fixed.kernel import COEF_NAMES, FRONT_END_TABLES, INPUT_FIELDS, check_mode, stages
 from nanotrig.fixed.types import FixedType, PrecisionError
 
 COEF_KEYS = tuple("w_" + c for c in COEF_NAMES)
 ALL_KEYS = stages("cartesian") + COEF_KEYS  # the Cartesian mode's keys (see ``spec_keys``)
 MAX_INPUT_WIDTH = 28  # products of two words plus four-term sums must stay exact in int64
-TABLE_IMPLEMENTATIONS = ("lut", "bram")
-# ROMs in LUTs by default: a block-RAM read is synchronous, and with the index logic before it
-# the pair ROMs in BRAM (one dual-port RAMB18 per pair holds both) cost a pipeline stage: c2 at
-# 200 MHz takes 11 cycles instead of 10. Both measured in docs/puppi.md; --pair-table bram.
-DEFAULT_IMPLEMENTATION = {"pair_table": "lut", "beam_table": "lut"}
+# lut / bram: every table of the group in LUTs / block RAM; bram_deta: the pair tables split, the
+# cosh - 1 table (indexed by |d eta|, whose index is ready early enough for a synchronous read
+# without an extra stage) in block RAM, two pairs per dual-port RAMB18, the 1 - cos table in LUTs
+TABLE_IMPLEMENTATIONS = ("lut", "bram", "bram_deta")
+# Default: the cosh - 1 pair ROMs in block RAM, the rest in LUTs. All pair ROMs in BRAM cost a
+# pipeline stage (the folded, saturated |d phi| index is ready too late for a synchronous read:
+# c2 at 200 MHz takes 11 cycles instead of 10); all in LUTs cost ~30k LUT at N = 20. Measured in
+# docs/puppi.md.
+DEFAULT_IMPLEMENTATION = {"pair_table": "bram_deta", "beam_table": "lut"}
+
+
+def table_storage(implementation: dict[str, str], table: str) -> str:
+    """'lut' or 'bram': where front-end table ``table`` (a ``FRONT_END_TABLES`` name) lives."""
+    impl = implementation[FRONT_END_TABLES[table][1]]
+    if impl == "bram_deta":
+        return "bram" if table == "cosh_m1" else "lut"
+    return impl
 
 
 def spec_keys(mode: str = "cartesian") -> tuple[str, ...]:

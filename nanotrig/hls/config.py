@@ -13,7 +13,7 @@ from nanotrig.canonical import CanonicalModel
 from nanotrig.fixed.hwmodel import coefficient_tables, quantize_coefficients
 from nanotrig.fixed.kernel import COEF_NAMES, FRONT_END_TABLES, PHI_HALF_TURN, run_kernel
 from nanotrig.fixed.ops import Fx, IntOps
-from nanotrig.fixed.spec import FixedPointSpec
+from nanotrig.fixed.spec import FixedPointSpec, table_storage
 from nanotrig.fixed.tables import quantize_tables, tables_for
 from nanotrig.fixed.types import FixedType
 
@@ -86,7 +86,7 @@ def _front_end_table(name: str, raw: np.ndarray, spec: FixedPointSpec) -> str:
     addr = f"x.range({ti.width - 1}, 0).to_uint()"
     if ti.signed:
         addr = f"({addr} ^ {1 << (ti.width - 1)}u)"
-    impl = STORAGE[spec.implementation[value_stage]]
+    impl = STORAGE[table_storage(spec.implementation, name)]
     return (
         f"    static {value_stage}_t {name}(const {index_stage}_t x) {{ // ROM over {ti}\n"
         f"        static const {value_stage}_t table[{raw.size}] = {{{values}}};\n"

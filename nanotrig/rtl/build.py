@@ -26,7 +26,7 @@ import numpy as np
 from nanotrig.canonical import CanonicalModel
 from nanotrig.errors import NanotrigError
 from nanotrig.fixed.kernel import FRONT_END_TABLES
-from nanotrig.fixed.spec import FixedPointSpec
+from nanotrig.fixed.spec import FixedPointSpec, table_storage
 from nanotrig.fixed.tables import quantize_tables, tables_for
 from nanotrig.fixed.types import FixedType
 from nanotrig.rtl.bram import table_name
@@ -35,7 +35,7 @@ from nanotrig.rtl.timing import MULT_UNITS, plan_stages, units_for_clock
 from nanotrig.rtl.trace import trace_kernel
 from nanotrig.rtl.wrapper import InputGroup, PortSpec, WordType
 
-GENERATOR_VERSION = 5  # bump when the generated RTL changes for the same inputs
+GENERATOR_VERSION = 6  # bump when the generated RTL changes for the same inputs
 TOP = "nanopelican"
 CORE = "nanopelican_core"
 
@@ -126,7 +126,7 @@ def bram_tables(spec: FixedPointSpec) -> dict[str, np.ndarray]:
     named = {}
     raw = quantize_tables(tables_for(spec.inputs), spec.types)
     for name, (_, value_stage, _) in FRONT_END_TABLES.items():
-        if name in raw and spec.implementation[value_stage] == "bram":
+        if name in raw and table_storage(spec.implementation, name) == "bram":
             named[name] = raw[name].astype(np.float64) * spec[value_stage].lsb
     return named
 
