@@ -3,6 +3,7 @@
 MODEL ?= c2
 PART  ?= xcvu13p-flga2577-2-e
 CLOCK ?= 200
+INPUTS ?= cartesian
 VENV  := .venv
 BIN   := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -17,8 +18,11 @@ $(STAMP): pyproject.toml scripts/bootstrap.sh
 
 env: $(STAMP)
 
+# firmware/c2 (Cartesian inputs) or firmware/c2-puppi (INPUTS=puppi)
+FW_DIR := firmware/$(MODEL)$(if $(filter puppi,$(INPUTS)),-puppi,)
+
 hls: $(STAMP)
-	$(BIN)/nanotrig hls $(MODEL) --out firmware/$(MODEL) --part $(PART) --clock $(CLOCK)
+	$(BIN)/nanotrig hls $(MODEL) --out $(FW_DIR) --part $(PART) --clock $(CLOCK) --inputs $(INPUTS)
 
 test: $(STAMP)
 	$(BIN)/ruff check nanotrig tests tb bench
@@ -34,7 +38,7 @@ data: $(STAMP)
 	$(BIN)/nanotrig gen-data --out data/standin-400-800 --train 84000 --val 18000 --test 18000 --pthat-min 400 --pthat-max 800 --smear --seed 1
 
 report: $(STAMP)
-	$(BIN)/nanotrig report $(MODEL) --clock $(CLOCK)
+	$(BIN)/nanotrig report $(MODEL) --clock $(CLOCK) --inputs $(INPUTS)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench $(BENCH)

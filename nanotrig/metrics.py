@@ -45,3 +45,44 @@ def summary(labels: np.ndarray, scores: np.ndarray, threshold: float = 0.0) -> d
         "rejection_30": rejection_at(labels, scores, 0.3),
         "rejection_50": rejection_at(labels, scores, 0.5),
     }
+
+
+WORKING_POINTS = (0.3, 0.5, 0.7)  # signal efficiencies of the trigger decisions compared
+
+
+def threshold_at(labels: np.ndarray, scores: np.ndarray, signal_efficiency: float) -> float:
+    """The score threshold (tag iff score >= threshold) whose signal efficiency is nearest the
+    target; on a discrete score grid (firmware words) ties move together, so the efficiency
+    reached can differ slightly from the target."""
+    sig = np.sort(np.asarray(scores, dtype=np.float64)[np.asarray(labels).astype(bool)])[::-1]
+    if sig.size == 0:
+        raise ValueError("no signal jets: no threshold for a signal efficiency")
+    values, first = np.unique(-sig, return_index=True)  # distinct scores, highest first
+    passing = np.r_[first[1:], sig.size]  # signal jets with score >= each distinct value
+    k = int(np.argmin(np.abs(passing / sig.size - signal_efficiency)))
+    return float(-values[k])
+
+
+def decision_flips(
+    labels: np.ndarray,
+    float_scores: np.ndarray,
+    fixed_scores: np.ndarray,
+    working_points: tuple[float, ...] = WORKING_POINTS,
+) -> dict[float, dict[str, float]]:
+    """For each signal efficiency: the fraction of jets whose top / not-top decision differs
+    between the float model and the firmware when each is cut at its own threshold for that
+    efficiency, with both thresholds and the efficiencies they reach."""
+    labels = np.asarray(labels).astype(bool)
+    out = {}
+    for eff in working_points:
+        tf = threshold_at(labels, float_scores, eff)
+        tq = threshold_at(labels, fixed_scores, eff)
+        a, b = np.asarray(float_scores) >= tf, np.asarray(fixed_scores) >= tq
+        out[eff] = {
+            "flips": float(np.mean(a != b)),
+            "threshold_float": tf,
+            "threshold_fixed": tq,
+            "efficiency_float": float(a[labels].mean()),
+            "efficiency_fixed": float(b[labels].mean()),
+        }
+    return out

@@ -22,6 +22,10 @@ class PortMap:
     # ``{i}`` is replaced by the word index; without ``{i}`` the name is one packed bus,
     # word i in bits [W*(i+1)-1 : W*i]
     in_word: str = "jet_{i}"
+    # several input arrays of different widths (the PUPPI top function's input_pt, input_eta,
+    # input_phi): [{"word": "input_pt_{i}", "count": N, "width": 14}, ...] in word order;
+    # when given it replaces in_word
+    in_groups: list[dict[str, Any]] = field(default_factory=list)
     out_word: str = "score_0"
     out_valid: str = "score_0_ap_vld"
     # inputs held at a constant value for the whole run, e.g. {"ap_start": 1}
@@ -30,6 +34,17 @@ class PortMap:
     @property
     def packed(self) -> bool:
         return "{i}" not in self.in_word
+
+    def groups(self, n_words: int, width: int) -> list[tuple[str, int, int]]:
+        """(name pattern, words, width) of each input array, covering all ``n_words`` words."""
+        if not self.in_groups:
+            return [(self.in_word, n_words, width)]
+        out = [(str(g["word"]), int(g["count"]), int(g.get("width", width))) for g in self.in_groups]
+        if sum(c for _, c, _ in out) != n_words:
+            raise ValueError(
+                f"port map: in_groups cover {sum(c for _, c, _ in out)} words, the jets have {n_words}"
+            )
+        return out
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -147,25 +147,28 @@ class Driver:
         board: Scoreboard,
     ) -> None:
         self.ports, self.sched, self.board, self.width = ports, sched, board, width
-        mask = (1 << width) - 1
-        raw = words.astype(object) & mask  # two's complement bit patterns
-        if ports.packed:
-            self.bus = _handle(dut, ports.in_word)
-            self.values = [sum(int(w) << (width * i) for i, w in enumerate(row)) for row in raw]
-        else:
-            self.ports_in = [_handle(dut, ports.in_word.format(i=i)) for i in range(words.shape[1])]
-            self.values = [[int(w) for w in row] for row in raw]
+        # one handle per port (a packed bus per array, or one per word) and its value per jet
+        self.handles: list[SimHandleBase] = []
+        columns: list[list[int]] = []
+        col = 0
+        for name, count, w in ports.groups(words.shape[1], width):
+            raw = words[:, col : col + count].astype(object) & ((1 << w) - 1)  # two's complement bits
+            col += count
+            if "{i}" not in name:
+                self.handles.append(_handle(dut, name))
+                columns.append([sum(int(x) << (w * i) for i, x in enumerate(row)) for row in raw])
+            else:
+                self.handles += [_handle(dut, name.format(i=i)) for i in range(count)]
+                columns += [[int(x) for x in raw[:, i]] for i in range(count)]
+        self.values = [list(v) for v in zip(*columns, strict=True)]
         self.valid = _handle(dut, ports.in_valid)
         self.rst = _handle(dut, ports.reset)
         self.ties = [(_handle(dut, n), v) for n, v in ports.tie.items()]
         self.rng = np.random.default_rng(12345)
 
     def _put(self, k: int) -> None:
-        if self.ports.packed:
-            self.bus.value = self.values[k]
-        else:
-            for h, v in zip(self.ports_in, self.values[k], strict=True):
-                h.value = v
+        for h, v in zip(self.handles, self.values[k], strict=True):
+            h.value = v
 
     async def run(self, clock: SimHandleBase) -> None:
         for h, v in self.ties:

@@ -114,7 +114,9 @@ def test_local_cluster_listens_on_localhost_and_resumes_after_ctrl_c(tmp_path: P
     marks = tmp_path / "marks"
     marks.mkdir()
     store = TaskStore(tmp_path / "store")
-    tasks = tasks_of(range(10), marks, sleep=0.4)
+    # 10 tasks of 1.5 s on 2 workers: the interrupt lands with most of them unfinished even when
+    # a loaded machine delays the watcher by seconds
+    tasks = tasks_of(range(10), marks, sleep=1.5)
 
     def ctrl_c_after_two_results() -> None:
         deadline = time.monotonic() + 60

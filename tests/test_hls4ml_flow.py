@@ -46,7 +46,7 @@ def _convert(model, tmp_path: Path, cfg: dict, name: str = "p"):  # noqa: ANN202
 
 
 def _spec_of(hm) -> dict[str, str]:  # noqa: ANN001
-    return hm.graph["nanopelican"].get_attr("precision_spec")
+    return hm.graph["nanopelican"].get_attr("precision_spec")["Precision"]
 
 
 def _cli_predict_fixed(tmp_path: Path) -> np.ndarray:

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from nanotrig.errors import NanotrigError
-from nanotrig.report.yosys import count_cells, parse_stat_json
+from nanotrig.report.yosys import count_cells, expanded_cells, module_cells, parse_stat_json
 
 STAT = {
     "modules": {
@@ -52,3 +52,21 @@ def test_bad_statistics_name_the_problem() -> None:
         parse_stat_json("{", "top")
     with pytest.raises(NanotrigError, match="no module 'top'"):
         parse_stat_json(json.dumps({"modules": {"\\other": {}}}), "top")
+
+
+def test_kept_rom_modules_count_once_per_instance() -> None:
+    """ROM modules Yosys keeps (keep_hierarchy) are synthesised once and counted per instance,
+    also when Yosys 0.23 appends its plain-text hierarchy listing after the JSON."""
+    stat = {
+        "modules": {
+            "\\nanopelican": {"num_cells_by_type": {"LUT2": 10, "FDRE": 4, "nanopelican_core_rom_ab": 3}},
+            "\\nanopelican_core_rom_ab": {"num_cells_by_type": {"LUT6": 7, "MUXF7": 2}},
+        }
+    }
+    text = json.dumps(stat)[:-1] + ',\n   "design":\n   nanopelican_core_rom_ab  3\n'  # 0.23's tail
+    modules = module_cells(text)
+    assert count_cells(expanded_cells(modules, "nanopelican"))["lut"] == 10 + 3 * 7
+    assert expanded_cells(modules, "nanopelican", skip=frozenset({"nanopelican_core_rom_ab"})) == {
+        "LUT2": 10,
+        "FDRE": 4,
+    }

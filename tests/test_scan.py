@@ -59,7 +59,7 @@ def test_two_point_scan_on_two_workers_merges_plots_and_resumes(
 
 @pytest.mark.parametrize(
     ("flag", "value", "message"),
-    [("--inputs", "puppi", "cartesian input words only"), ("--reuse", "2", "reuse factor 1")],
+    [("--inputs", "ptetaphi", "--inputs 'ptetaphi': unknown input mode"), ("--reuse", "2", "reuse factor 1")],
 )
 def test_options_that_do_not_exist_yet_are_refused_before_any_work(
     model_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], flag: str, value: str, message: str
@@ -68,6 +68,25 @@ def test_options_that_do_not_exist_yet_are_refused_before_any_work(
     assert main(["scan", str(model_file), flag, value, "--out", str(out), "--cluster", "inline"]) == 2
     assert message in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_scan_over_both_input_modes_reports_trigger_decisions(
+    model_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "scan"
+    args = ["scan", str(model_file), "--n", "2", "--inputs", "cartesian,puppi", "--no-yosys"]
+    assert main([*args, "--cluster", "inline", "--out", str(out), "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)["rows"]
+    assert sorted(r["inputs"] for r in rows) == ["cartesian", "puppi"]
+    by = {r["inputs"]: r for r in rows}
+    assert by["cartesian"]["da4ml_products"] == 4 and by["puppi"]["da4ml_products"] == 2 + 4  # pair + beams
+    for r in rows:
+        assert 0.0 <= r["decision_flips"] < 0.1 and set(r["decision_flips_by_eff"]) == {
+            "0.30",
+            "0.50",
+            "0.70",
+        }
+    assert by["puppi"]["types"]["input_pt"].startswith("ap_ufixed<14,12")
 
 
 def test_malformed_lists_are_one_line_errors(model_file: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -25,11 +25,23 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--split", default="test", help="which split the jets come from, recorded (test)")
     p.set_defaults(func=_make_sample)
 
-    p = sub.add_parser("convert-data", help="any jet file to the converted layout (optionally truncated)")
+    p = sub.add_parser(
+        "convert-data",
+        help="any jet file to the converted layout, or to Level-1 PUPPI words (optionally truncated)",
+    )
     p.add_argument("src")
     p.add_argument("out")
     p.add_argument("--keep", type=int, default=None, help="leading-pT constituents kept (all)")
     p.add_argument("--chunk-size", type=int, default=65536)
+    p.add_argument(
+        "--to",
+        choices=("converted", "puppi"),
+        default="converted",
+        help="puppi: (pt, eta, phi) candidates quantized to the PUPPI words, clipped values counted",
+    )
+    p.add_argument("--input-pt", default="ap_ufixed<14,12>", help="PUPPI pT word (CMS Phase-2: 0.25 GeV)")
+    p.add_argument("--input-eta", default="ap_int<12>", help="PUPPI eta word, steps of pi/720")
+    p.add_argument("--input-phi", default="ap_int<11>", help="PUPPI phi word, steps of pi/720")
     p.set_defaults(func=_convert)
 
     from nanotrig.data.generate.commands import register as register_gen
@@ -77,16 +89,33 @@ def _convert(args: argparse.Namespace) -> int:
     n, width = count_jets(args.src)
     attrs = read_attrs(args.src)  # provenance carried over
     attrs["source_file"] = Path(args.src).name
+    to_puppi = args.to == "puppi"
+    if to_puppi:
+        from nanotrig.data.puppi import PuppiWords
+
+        words = PuppiWords.parse(args.input_pt, args.input_eta, args.input_phi)
+        attrs["puppi_words"] = words.describe()
     writer: JetWriter | None = None
+    counts = {"clipped": 0, "lost": 0}
     try:
         with tqdm(total=n, unit="jet", desc="converting") as bar:
             for jets in iter_jets(args.src, chunk_size=args.chunk_size, n_constituents=args.keep):
+                if to_puppi:
+                    jets, clipped, lost = words.requantize(jets)
+                    counts["clipped"] += clipped
+                    counts["lost"] += lost
                 if writer is None:
-                    writer = JetWriter(args.out, jets.n_constituents, jets.truth_pmu is not None, attrs)
+                    writer = JetWriter(
+                        args.out, jets.n_constituents, jets.truth_pmu is not None, attrs, layout=args.to
+                    )
                 writer.append(jets)
                 bar.update(len(jets))
         assert writer is not None  # iter_jets raises on a file without jets
         writer.set_attrs({"n_truncated": writer.n_truncated, "kept_constituents": args.keep or width})
+        if to_puppi:
+            writer.set_attrs(
+                {"puppi_clipped_values": counts["clipped"], "puppi_lost_constituents": counts["lost"]}
+            )
         path = writer.close()
     except BaseException:
         if writer is not None:
@@ -94,4 +123,9 @@ def _convert(args: argparse.Namespace) -> int:
         raise
     note = truncation_note(writer.n_truncated, args.keep)
     print(f"wrote {path} ({writer.n} jets, {writer.width} slots)" + (f"; {note}" if note else ""))
+    if to_puppi:
+        print(
+            f"PUPPI words {words.describe()['types']}: {counts['clipped']} values clipped to the word range, "
+            f"{counts['lost']} constituents with pT below half an LSB dropped"
+        )
     return 0

@@ -46,7 +46,7 @@ def _check_range(layout: Layout, start: int, stop: int | None) -> int:
 
 def _finish(layout: Layout, chunk: RawChunk, n_constituents: int | None) -> Jets:
     check_chunk(layout, chunk)
-    pmu, count, _ = sort_and_truncate(np.asarray(chunk.pmu), n_constituents)
+    pmu, count, _, cands = sort_and_truncate(np.asarray(chunk.pmu), n_constituents, chunk.ptetaphi)
     truth = None if chunk.truth_pmu is None else np.asarray(chunk.truth_pmu, dtype=np.float32)
     width = pmu.shape[1]
     return Jets(
@@ -56,6 +56,7 @@ def _finish(layout: Layout, chunk: RawChunk, n_constituents: int | None) -> Jets
         truth_pmu=truth,
         source=layout.path,
         n_truncated=int(np.count_nonzero(count > width)),
+        ptetaphi=cands,
     )
 
 
@@ -167,19 +168,36 @@ def _check_jets(jets: Jets) -> None:
 class JetWriter:
     """Appends batches of jets to a new converted-layout file, so that big files are written chunk by
     chunk. The file appears under its name only when ``close()`` succeeds (written to a temporary
-    name, then renamed), so an interrupted run never leaves a half file that looks finished."""
+    name, then renamed), so an interrupted run never leaves a half file that looks finished.
 
-    def __init__(self, path: str | Path, width: int, with_truth: bool, attrs: dict | None = None):
+    ``layout='puppi'`` writes Level-1 candidates instead: ``pt``, ``eta``, ``phi`` (jets, N) from
+    each batch's ``ptetaphi``."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        width: int,
+        with_truth: bool,
+        attrs: dict | None = None,
+        layout: str = "converted",
+    ):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
         self.width, self.with_truth, self.n, self.n_truncated = width, with_truth, 0, 0
+        self.layout = layout
         gz: dict[str, Any] = {"compression": "gzip", "compression_opts": 4, "shuffle": True}
         self.f = h5py.File(self.tmp, "w")
         rows = 512
-        self.f.create_dataset(
-            "Pmu", (0, width, 4), np.float32, maxshape=(None, width, 4), chunks=(rows, width, 4), **gz
-        )
+        if layout == "puppi":
+            for key in ("pt", "eta", "phi"):
+                self.f.create_dataset(
+                    key, (0, width), np.float32, maxshape=(None, width), chunks=(rows, width), **gz
+                )
+        else:
+            self.f.create_dataset(
+                "Pmu", (0, width, 4), np.float32, maxshape=(None, width, 4), chunks=(rows, width, 4), **gz
+            )
         self.f.create_dataset("Nobj", (0,), np.int16, maxshape=(None,), chunks=(4096,), **gz)
         self.f.create_dataset("is_signal", (0,), np.int8, maxshape=(None,), chunks=(4096,), **gz)
         if with_truth:
@@ -198,10 +216,17 @@ class JetWriter:
         pmu = np.asarray(jets.pmu, dtype=np.float32)
         new = self.n + len(jets)
         data = {
-            "Pmu": pmu,
             "Nobj": np.count_nonzero(pmu[..., 0] > 0, axis=1).astype(np.int16),
             "is_signal": np.asarray(jets.is_signal, dtype=np.int8),
         }
+        if self.layout == "puppi":
+            if jets.ptetaphi is None:
+                raise JetFileError(f"{self.path}: jets from {jets.source} have no (pt, eta, phi) to write")
+            cands = np.asarray(jets.ptetaphi, dtype=np.float32)
+            data.update(pt=cands[..., 0], eta=cands[..., 1], phi=cands[..., 2])
+            data["Nobj"] = np.count_nonzero(cands[..., 0] > 0, axis=1).astype(np.int16)
+        else:
+            data["Pmu"] = pmu
         if self.with_truth:
             data["truth_Pmu"] = np.asarray(jets.truth_pmu, dtype=np.float32)
         for key, value in data.items():

@@ -21,6 +21,8 @@ class Jets:
 
     ``pmu`` (n, N, 4) float32 E, px, py, pz in GeV, leading pT first, zero-padded (valid iff E > 0);
     ``nobj`` counts the constituents each jet has in the file, before any truncation to N.
+    ``ptetaphi`` (n, N, 3) float64 pT [GeV], eta, phi [rad]: set when the file holds Level-1
+    candidates (the PUPPI layout); ``pmu`` then holds their massless four-momenta.
     """
 
     pmu: np.ndarray
@@ -29,6 +31,7 @@ class Jets:
     truth_pmu: np.ndarray | None
     source: str
     n_truncated: int = 0
+    ptetaphi: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.pmu.shape[0])
@@ -47,6 +50,7 @@ class Jets:
             truth_pmu=None if self.truth_pmu is None else self.truth_pmu[index],
             source=self.source,
             n_truncated=int(np.count_nonzero(nobj > self.n_constituents)),
+            ptetaphi=None if self.ptetaphi is None else self.ptetaphi[index],
         )
 
 
@@ -58,6 +62,7 @@ def concatenate(parts: list[Jets], source: str | None = None) -> Jets:
     if len(widths) != 1:
         raise ValueError(f"cannot concatenate jets with different N: {sorted(widths)}")
     truths = [p.truth_pmu for p in parts]
+    candidates = [p.ptetaphi for p in parts]
     return Jets(
         pmu=np.concatenate([p.pmu for p in parts]),
         nobj=np.concatenate([p.nobj for p in parts]),
@@ -65,6 +70,7 @@ def concatenate(parts: list[Jets], source: str | None = None) -> Jets:
         truth_pmu=None if any(t is None for t in truths) else np.concatenate(truths),
         source=source if source is not None else parts[0].source,
         n_truncated=sum(p.n_truncated for p in parts),
+        ptetaphi=None if any(c is None for c in candidates) else np.concatenate(candidates),
     )
 
 
@@ -75,9 +81,12 @@ def transverse_momentum(pmu: np.ndarray) -> np.ndarray:
     return np.hypot(px, py)
 
 
-def sort_and_truncate(pmu: np.ndarray, n_keep: int | None) -> tuple[np.ndarray, np.ndarray, int]:
+def sort_and_truncate(
+    pmu: np.ndarray, n_keep: int | None, extra: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, int, np.ndarray | None]:
     """Puts valid constituents first in decreasing pT and keeps the leading ``n_keep`` (zero-padding
-    if the file has fewer slots). Returns (pmu float32, constituents per jet, rows re-sorted).
+    if the file has fewer slots). Returns (pmu float32, constituents per jet, rows re-sorted, and
+    ``extra`` (n, slots, k), per-constituent data ordered and cut the same way).
 
     Rows already sorted (within float32 rounding of the generator's pT) keep their order exactly.
     """
@@ -90,12 +99,20 @@ def sort_and_truncate(pmu: np.ndarray, n_keep: int | None) -> tuple[np.ndarray, 
         pmu = pmu.copy()
         order = np.argsort(-key[bad_rows], axis=1, kind="stable")
         pmu[bad_rows] = np.take_along_axis(pmu[bad_rows], order[..., None], axis=1)
+        if extra is not None:
+            extra = extra.copy()
+            extra[bad_rows] = np.take_along_axis(extra[bad_rows], order[..., None], axis=1)
     count = valid.sum(axis=1).astype(np.int32)
-    width = pmu.shape[1]
-    if n_keep is not None and n_keep != width:
-        if n_keep < width:
-            pmu = pmu[:, :n_keep]
-        else:
-            pad = np.zeros((pmu.shape[0], n_keep - width, 4), dtype=pmu.dtype)
-            pmu = np.concatenate([pmu, pad], axis=1)
-    return np.ascontiguousarray(pmu, dtype=np.float32), count, int(bad_rows.size)
+    pmu = _keep(pmu, n_keep)
+    extra = None if extra is None else _keep(extra, n_keep)
+    return np.ascontiguousarray(pmu, dtype=np.float32), count, int(bad_rows.size), extra
+
+
+def _keep(a: np.ndarray, n_keep: int | None) -> np.ndarray:
+    """The first ``n_keep`` constituent slots, zero-padded when there are fewer."""
+    width = a.shape[1]
+    if n_keep is None or n_keep == width:
+        return a
+    if n_keep < width:
+        return a[:, :n_keep]
+    return np.concatenate([a, np.zeros((a.shape[0], n_keep - width, a.shape[2]), dtype=a.dtype)], axis=1)

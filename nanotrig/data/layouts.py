@@ -2,6 +2,9 @@
 
 * converted: datasets ``Pmu`` (n, N, 4), ``Nobj`` (n,), ``is_signal`` (n,), optional ``truth_Pmu``
   (n, 4); extra datasets are ignored.
+* PUPPI (Level-1 candidates): datasets ``pt``, ``eta``, ``phi`` (n, N) (GeV, radians; pT = 0 marks
+  an empty slot, whose eta and phi are ignored), ``is_signal`` (n,), optional ``Nobj`` and
+  ``truth_Pmu``. The candidates are read as massless four-momenta, and kept as they are.
 * original: a pandas DataFrame under key ``table`` with columns ``E_i, PX_i, PY_i, PZ_i``
   (i = 0..199), ``is_signal_new`` and optionally ``truthE, truthPX, truthPY, truthPZ`` and ``ttv``.
   Both pandas storage formats are understood without pandas: ``fixed`` (blocks of columns,
@@ -22,6 +25,7 @@ import h5py
 import numpy as np
 
 from nanotrig.data.jets import COMPONENTS, JetFileError
+from nanotrig.data.kinematics import massless_pmu
 
 PANDAS_PREFIXES = ("E", "PX", "PY", "PZ")
 PANDAS_TRUTH = ("truthE", "truthPX", "truthPY", "truthPZ")
@@ -37,6 +41,7 @@ class RawChunk:
     nobj: np.ndarray | None
     is_signal: np.ndarray
     truth_pmu: np.ndarray | None
+    ptetaphi: np.ndarray | None = None  # PUPPI candidates as stored (pT, eta, phi)
 
 
 class Layout:
@@ -112,6 +117,87 @@ class ConvertedLayout(Layout):
 
     def where(self, row: int, constituent: int, component: int) -> str:
         return f"field 'Pmu' row {row} constituent {constituent}"
+
+    def truth_where(self, row: int, component: int) -> str:
+        return f"field 'truth_Pmu' row {row} ({COMPONENTS[component]})"
+
+
+PUPPI_FIELDS = ("pt", "eta", "phi")
+MAX_ABS_ETA = 20.0  # beyond any detector; also where cosh(eta) stops being a sane energy
+
+
+class PuppiLayout(Layout):
+    """Level-1 candidates (pT, eta, phi), e.g. from a trigger ntuple or ``convert-data --to puppi``."""
+
+    signal_field = "is_signal"
+    truth_field = "truth_Pmu"
+    nobj_field = "Nobj"
+
+    def __init__(self, path: str, f: h5py.File):
+        self.path = path
+        for key in (*PUPPI_FIELDS, "is_signal"):
+            if key not in f or not isinstance(f[key], h5py.Dataset):
+                raise self.error(f"missing field {key!r} (the PUPPI layout needs pt, eta, phi, is_signal)")
+        self.fields = [f[k] for k in PUPPI_FIELDS]
+        shape = self.fields[0].shape
+        if len(shape) != 2 or shape[1] < 1:
+            raise self.error(f"field 'pt' has shape {shape}, expected (jets, constituents)")
+        for name, ds in zip(PUPPI_FIELDS[1:], self.fields[1:], strict=True):
+            if ds.shape != shape:
+                raise self.error(f"field {name!r} has shape {ds.shape}, expected {shape} like 'pt'")
+        self.n_rows, self.width = int(shape[0]), int(shape[1])
+        self.signal = f["is_signal"]
+        if self.signal.shape != (self.n_rows,):
+            raise self.error(f"field 'is_signal' has shape {self.signal.shape}, expected ({self.n_rows},)")
+        self.nobj = f.get("Nobj")
+        if self.nobj is not None and self.nobj.shape != (self.n_rows,):
+            raise self.error(f"field 'Nobj' has shape {self.nobj.shape}, expected ({self.n_rows},)")
+        self.truth = f.get("truth_Pmu")
+        self.has_truth = self.truth is not None
+        if self.has_truth and self.truth.shape != (self.n_rows, 4):
+            raise self.error(f"field 'truth_Pmu' has shape {self.truth.shape}, expected ({self.n_rows}, 4)")
+
+    def read(self, start: int, stop: int) -> RawChunk:
+        x = np.stack(
+            [
+                self._read(ds, start, stop, k).astype(np.float64)
+                for k, ds in zip(PUPPI_FIELDS, self.fields, strict=True)
+            ],
+            axis=-1,
+        )
+        self._check(x, start)
+        x = np.where((x[..., :1] > 0), x, 0.0)  # an empty slot's eta and phi carry nothing
+        return RawChunk(
+            start=start,
+            pmu=massless_pmu(x),
+            nobj=self._read(self.nobj, start, stop, "Nobj") if self.nobj is not None else None,
+            is_signal=self._read(self.signal, start, stop, "is_signal"),
+            truth_pmu=self._read(self.truth, start, stop, "truth_Pmu") if self.has_truth else None,
+            ptetaphi=x,
+        )
+
+    def _check(self, x: np.ndarray, start: int) -> None:
+        filled = x[..., 0] > 0
+        for k, name in enumerate(PUPPI_FIELDS):
+            bad = ~np.isfinite(x[..., k]) & (filled | (k == 0))
+            if bad.any():
+                r, c = np.argwhere(bad)[0]
+                raise self.error(f"field {name!r} row {start + r} constituent {c}: value {x[r, c, k]}")
+        neg = x[..., 0] < 0
+        if neg.any():
+            r, c = np.argwhere(neg)[0]
+            raise self.error(
+                f"field 'pt' row {start + r} constituent {c}: value {x[r, c, 0]:g} (negative pT)"
+            )
+        far = filled & (np.abs(x[..., 1]) > MAX_ABS_ETA)
+        if far.any():
+            r, c = np.argwhere(far)[0]
+            raise self.error(
+                f"field 'eta' row {start + r} constituent {c}: value {x[r, c, 1]:g} (|eta| > {MAX_ABS_ETA:g})"
+            )
+
+    def where(self, row: int, constituent: int, component: int) -> str:
+        return f"fields 'pt', 'eta', 'phi' row {row} constituent {constituent}"
 
     def truth_where(self, row: int, component: int) -> str:
         return f"field 'truth_Pmu' row {row} ({COMPONENTS[component]})"
@@ -238,6 +324,8 @@ def open_layout(path: str | Path, f: h5py.File) -> Layout:
     name = str(path)
     if "Pmu" in f:
         return ConvertedLayout(name, f)
+    if all(k in f for k in PUPPI_FIELDS):
+        return PuppiLayout(name, f)
     frames = [k for k in f if isinstance(f[k], h5py.Group) and "pandas_type" in f[k].attrs]
     if "table" in frames:
         return PandasLayout(name, f["table"])
@@ -246,6 +334,6 @@ def open_layout(path: str | Path, f: h5py.File) -> Layout:
     if not list(f.keys()):
         raise JetFileError(f"{name}: empty HDF5 file (no datasets; expected 'Pmu' or a pandas key 'table')")
     raise JetFileError(
-        f"{name}: no jet data found (keys {sorted(f.keys())}; expected 'Pmu', 'Nobj', 'is_signal' "
-        "or a pandas DataFrame under key 'table')"
+        f"{name}: no jet data found (keys {sorted(f.keys())}; expected 'Pmu', 'Nobj', 'is_signal', "
+        "PUPPI candidates 'pt', 'eta', 'phi', 'is_signal', or a pandas DataFrame under key 'table')"
     )

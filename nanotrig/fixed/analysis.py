@@ -17,6 +17,14 @@ values that carry the physics do not, so one bit is added per doubling of N abov
 to keep their LSB. Measured on the shipped c2-n80 (N = 80, 9,000 stand-in test jets): 15 bits
 lose 0.004 in AUC, 17 bits 0.0005.
 
+PUPPI inputs (``inputs='puppi'``): the word types default to the CMS Phase-2 convention (pT
+``ap_ufixed<14,12>``, eta ``ap_int<12>``, phi ``ap_int<11>``, angles in pi/720). Table indices
+(``deta``, ``dphi``, ``eta``) saturate and are just wide enough for the largest value seen (no
+margin: a table twice as deep would cost twice the memory for arguments a jet never has);
+``pt_pair`` keeps the exact LSB of pT_i pT_j unless it would exceed a DSP48E2 operand
+(``dsp_a_bits``); the ROM value types (``pair_table``, ``beam_table``) hold their table's largest
+entry with a fixed number of bits.
+
 The same model, sample and options always give the same spec.
 """
 
@@ -25,6 +33,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 
@@ -33,15 +42,17 @@ import numpy as np
 from nanotrig.canonical import CanonicalModel
 from nanotrig.errors import NanotrigError
 from nanotrig.fixed.hwmodel import coefficient_tables, coefficient_type, quantize_coefficients
-from nanotrig.fixed.kernel import COEF_NAMES, UNSIGNED_STAGES, batch_size, run_kernel
+from nanotrig.fixed.kernel import COEF_NAMES, UNSIGNED_STAGES, batch_size, check_mode, run_kernel
 from nanotrig.fixed.ops import RangeOps
-from nanotrig.fixed.quantize import quantize_inputs
+from nanotrig.fixed.quantize import quantize_jets
 from nanotrig.fixed.spec import FixedPointSpec
+from nanotrig.fixed.tables import table_max, value_type
 from nanotrig.fixed.types import FixedType, PrecisionError, fitting_type
 
 
 @dataclass(frozen=True)
 class DeriveOptions:
+    inputs: str = "cartesian"  # or "puppi"
     # Measured on a c2 (18k stand-in test jets): the input LSB dominates the float-fixed gap
     # (dAUC -0.0013 at 1/8 GeV, -0.0007 at 1/16, -0.0002 at 1/32); an 18-bit word still needs one
     # DSP48 per product, and +-4096 GeV holds every constituent of a 1 TeV jet at |eta| < 2.
@@ -51,7 +62,7 @@ class DeriveOptions:
     # converts doubles with input_t's own modes, so input_t carries these (quantize_inputs too).
     input_rounding: str = "AP_RND"
     input_overflow: str = "AP_SAT"
-    weight_bits: int = 12
+    weight_bits: int = 10  # 12 bits gave the same physics (c1..c10, c2-n80; docs/rtl.md) and more adders
     margin_bits: int = 1
     pair_bits: int = 15
     diag_bits: int = 15
@@ -61,6 +72,22 @@ class DeriveOptions:
     rounding: str = "AP_TRN"
     overflow: str = "AP_WRAP"
     result_overflow: str = "AP_SAT"  # a saturated score still takes the right trigger decision
+    # PUPPI words (CMS Phase-2 correlator) and the front-end
+    input_pt: str = "ap_ufixed<14,12>"
+    input_eta: str = "ap_int<12>"
+    input_phi: str = "ap_int<11>"
+    # ROM sizes, chosen on the stand-in's 18k test jets (docs/puppi.md): the table errors stay
+    # below those of the pi/720 angle words (decision flips 0.74 % at 16/17 bits and 1 step,
+    # 0.73 % here); a pair ROM of 12 bits, a beam ROM of 10 bits indexed by eta in steps of 4
+    pair_table_bits: int = 12
+    beam_table_bits: int = 10
+    beam_index_steps: int = 4  # eta words per beam-ROM entry (a power of two)
+    dsp_a_bits: int = 26  # widest unsigned operand of a DSP48E2 A port (27 bits signed)
+
+
+# The input words convert from real numbers as the emulator's quantizer does: round half up
+# (AP_RND) and clip (AP_SAT), so hls4ml's predict() bridge gives the same words.
+WORD_MODES = {"rounding": "AP_RND", "overflow": "AP_SAT"}
 
 
 def input_type(opts: DeriveOptions) -> FixedType:
@@ -71,24 +98,71 @@ def input_type(opts: DeriveOptions) -> FixedType:
     return FixedType(bits, bits - int(round(frac)), **modes)
 
 
+def input_types(opts: DeriveOptions) -> dict[str, FixedType]:
+    """The word type of every input field of the options' mode."""
+    if check_mode(opts.inputs) == "cartesian":
+        return {"input": input_type(opts)}
+    out = {}
+    for stage in ("input_pt", "input_eta", "input_phi"):
+        text = getattr(opts, stage)
+        t = FixedType.parse(text, where=f"stage {stage!r}")
+        explicit = re.search(r",\s*AP_", text, re.IGNORECASE)  # modes given: kept as they are
+        out[stage] = t if explicit else t.with_modes(**WORD_MODES)
+    return out
+
+
 def coefficient_types(model: CanonicalModel, weight_bits: int) -> dict[str, FixedType]:
     tables = coefficient_tables(model)
     return {"w_" + name: coefficient_type(tables[name], weight_bits, name) for name in COEF_NAMES}
 
 
-def stage_ranges(model: CanonicalModel, pmu: np.ndarray, opts: DeriveOptions) -> dict[str, float]:
+def stage_ranges(
+    model: CanonicalModel, pmu: np.ndarray, opts: DeriveOptions, ptetaphi: np.ndarray | None = None
+) -> dict[str, float]:
     """max |value| per stage over the jets ``pmu`` (float GeV), after input/weight quantisation."""
-    tin = input_type(opts)
     ctypes = coefficient_types(model, opts.weight_bits)
     tables = coefficient_tables(model)
     raw = quantize_coefficients(tables, ctypes)
     qcoefs = {name: raw[name] * ctypes["w_" + name].lsb for name in COEF_NAMES}
     ops = RangeOps(qcoefs)
-    q = quantize_inputs(pmu, tin, model.n_constituents)
+    words = list(input_types(opts).values())
+    q = quantize_jets(pmu, opts.inputs, words, model.n_constituents, ptetaphi)
+    values = q.values
     step = batch_size(model.n_particles)
-    for start in range(0, q.words.shape[0], step):
-        run_kernel(ops, q.values[start : start + step], [ch.sign for ch in model.channels], model.beams)
+    signs = [ch.sign for ch in model.channels]
+    for start in range(0, values.shape[0], step):
+        block = values[start : start + step]
+        fields = [block[:, :, c] for c in range(block.shape[2])]
+        run_kernel(ops, fields, signs, model.beams, opts.inputs)
     return ops.max_abs
+
+
+def front_end_types(ranges: dict[str, float], words: dict[str, FixedType], opts: DeriveOptions) -> dict:
+    """The PUPPI front-end's index, product and table types (see the module docstring)."""
+    sat = {"overflow": "AP_SAT"}
+    eta_f, phi_f = words["input_eta"].frac, words["input_phi"].frac
+    shift = math.log2(opts.beam_index_steps)
+    if opts.beam_index_steps < 1 or shift != round(shift):
+        raise PrecisionError(f"beam_index_steps {opts.beam_index_steps} is not a power of two")
+    types = {
+        "deta": fitting_type(ranges.get("deta", 0.0), eta_f, signed=False, **sat),
+        "dphi": fitting_type(ranges.get("dphi", 0.0), phi_f, signed=False, **sat),
+        # round to the nearest entry: a coarser beam index rounds, it does not truncate
+        "eta": fitting_type(
+            ranges.get("eta", 0.0), eta_f - int(shift), signed=True, rounding="AP_RND", **sat
+        ),
+    }
+    pp = fitting_type(
+        ranges.get("pt_pair", 0.0), 2 * words["input_pt"].frac, signed=False, margin_bits=opts.margin_bits
+    )
+    if pp.width > opts.dsp_a_bits:  # drop LSBs of the product, keep its range
+        pp = FixedType(opts.dsp_a_bits, pp.integer, False, opts.rounding, opts.overflow)
+    types["pt_pair"] = pp
+    pair_max = max(table_max("cosh_m1", types["deta"]), table_max("one_m_cos", types["dphi"]))
+    beam_max = max(table_max("exp_minus", types["eta"]), table_max("exp_plus", types["eta"]))
+    types["pair_table"] = value_type(pair_max, opts.pair_table_bits)
+    types["beam_table"] = value_type(beam_max, opts.beam_table_bits)
+    return types
 
 
 def extra_bits_for(n_constituents: int, opts: DeriveOptions) -> int:
@@ -96,12 +170,19 @@ def extra_bits_for(n_constituents: int, opts: DeriveOptions) -> int:
     return max(0, math.ceil(math.log2(n_constituents / opts.reference_constituents)))
 
 
-def derive_spec(model: CanonicalModel, pmu: np.ndarray, opts: DeriveOptions | None = None) -> FixedPointSpec:
+def derive_spec(
+    model: CanonicalModel,
+    pmu: np.ndarray,
+    opts: DeriveOptions | None = None,
+    ptetaphi: np.ndarray | None = None,
+) -> FixedPointSpec:
     opts = opts or DeriveOptions()
     if len(pmu) == 0:
         raise NanotrigError("range analysis needs at least one jet")
-    ranges = stage_ranges(model, pmu, opts)
-    types: dict[str, FixedType] = {"input": input_type(opts)}
+    ranges = stage_ranges(model, pmu, opts, ptetaphi)
+    types: dict[str, FixedType] = input_types(opts)
+    if opts.inputs == "puppi":
+        types.update(front_end_types(ranges, types, opts))
     types.update(coefficient_types(model, opts.weight_bits))
 
     def lsb_bits(stage: str, significant: int) -> int:
@@ -133,7 +214,7 @@ def derive_spec(model: CanonicalModel, pmu: np.ndarray, opts: DeriveOptions | No
         "jets": int(len(pmu)),
         "max_abs": {k: float(f"{v:.6g}") for k, v in sorted(ranges.items())},
     }
-    return FixedPointSpec(types, provenance)
+    return FixedPointSpec(types, provenance, opts.inputs)
 
 
 def _sample_pmu(n_constituents: int) -> np.ndarray:
@@ -155,4 +236,4 @@ def default_spec(model: CanonicalModel, opts: DeriveOptions | None = None) -> Fi
     """The model's default spec: range analysis on the shipped sample (deterministic, memoised)."""
     model_json = json.dumps(model.to_dict(), sort_keys=True)
     spec = _default_spec_cached(model_json, opts or DeriveOptions())
-    return FixedPointSpec(dict(spec.types), dict(spec.provenance))
+    return FixedPointSpec(dict(spec.types), dict(spec.provenance), spec.inputs, dict(spec.implementation))

@@ -16,10 +16,11 @@ from tqdm import tqdm
 
 from nanotrig.canonical import CanonicalModel
 from nanotrig.fixed.hwmodel import coefficient_tables, quantize_coefficients
-from nanotrig.fixed.kernel import STAGES, batch_size, run_kernel
+from nanotrig.fixed.kernel import batch_size, cast_stages, run_kernel
 from nanotrig.fixed.ops import Fx, IntOps
-from nanotrig.fixed.quantize import QuantizedInputs, quantize_inputs
+from nanotrig.fixed.quantize import QuantizedInputs, quantize_jets
 from nanotrig.fixed.spec import FixedPointSpec
+from nanotrig.fixed.tables import quantize_tables, tables_for
 
 
 @dataclass
@@ -39,6 +40,8 @@ class EmulatorResult:
         lines = [f"  {s}: {n} values did not fit" for s, n in self.overflows.items() if n]
         if self.inputs.clipped:
             lines.append(f"  input: {self.inputs.clipped} components clipped to the input type")
+        if self.inputs.lost:
+            lines.append(f"  input: {self.inputs.lost} constituents with pT below half an LSB (absent)")
         if self.inputs.truncated:
             lines.append(
                 f"  input: {self.inputs.truncated} jets had more constituents than N (kept leading N)"
@@ -53,24 +56,38 @@ class Emulator:
         self.model = model
         self.spec = spec
         self.coefs = quantize_coefficients(coefficient_tables(model), spec.types)
+        self.tables = quantize_tables(tables_for(spec.inputs), spec.types)
         self.signs = [ch.sign for ch in model.channels]
 
-    def run(self, pmu: np.ndarray, chunk: int | None = None, progress: bool = False) -> EmulatorResult:
-        q = quantize_inputs(pmu, self.spec["input"], self.model.n_constituents)
-        return self.run_words(q, chunk, progress)
+    def quantize(self, pmu: np.ndarray | None, ptetaphi: np.ndarray | None = None) -> QuantizedInputs:
+        """The input words of jets (four-momenta, or PUPPI candidates (pT, eta, phi) when given)."""
+        types = [t for _, t in self.spec.input_fields]
+        return quantize_jets(pmu, self.spec.inputs, types, self.model.n_constituents, ptetaphi)
+
+    def run(
+        self,
+        pmu: np.ndarray | None,
+        chunk: int | None = None,
+        progress: bool = False,
+        ptetaphi: np.ndarray | None = None,
+    ) -> EmulatorResult:
+        return self.run_words(self.quantize(pmu, ptetaphi), chunk, progress)
 
     def run_words(
         self, q: QuantizedInputs, chunk: int | None = None, progress: bool = False
     ) -> EmulatorResult:
-        ops = IntOps(self.spec.types, self.coefs)
-        ops.overflows = dict.fromkeys(STAGES[1:], 0)
+        if q.mode != self.spec.inputs:
+            raise ValueError(f"{q.mode} input words given to a {self.spec.inputs} spec")
+        ops = IntOps(self.spec.types, self.coefs, self.tables)
+        ops.overflows = dict.fromkeys(cast_stages(self.spec.inputs), 0)
         raws = []
-        f_in, w_in = self.spec["input"].frac, self.spec["input"].width
+        types = [t for _, t in self.spec.input_fields]
         chunk = chunk or batch_size(self.model.n_particles)
         starts = range(0, q.words.shape[0], chunk)
         for start in tqdm(starts, desc="emulator", unit="chunk", disable=not progress):
-            words = Fx(q.words[start : start + chunk], f_in, w_in)
-            out, _ = run_kernel(ops, words, self.signs, self.model.beams)
+            block = q.words[start : start + chunk]
+            fields = [Fx(block[:, :, c], t.frac, t.width) for c, t in enumerate(types)]
+            out, _ = run_kernel(ops, fields, self.signs, self.model.beams, self.spec.inputs)
             raws.append(out.v)
         raw = np.concatenate(raws) if raws else np.zeros(0, dtype=np.int64)
         scores = raw.astype(np.float64) * self.spec["result"].lsb
@@ -82,22 +99,27 @@ def emulate(
     pmu: np.ndarray,
     spec: FixedPointSpec | None = None,
     progress: bool = False,
+    inputs: str = "cartesian",
+    ptetaphi: np.ndarray | None = None,
 ) -> EmulatorResult:
-    """Bit-accurate scores of jets ``pmu`` (float GeV, (B, n, 4)); default spec when none given."""
+    """Bit-accurate scores of jets ``pmu`` (float GeV, (B, n, 4)); the default spec of the input
+    mode when none is given."""
     if spec is None:
-        from nanotrig.fixed.analysis import default_spec
+        from nanotrig.fixed.analysis import DeriveOptions, default_spec
 
-        spec = default_spec(model)
-    return Emulator(model, spec).run(pmu, progress=progress)
+        spec = default_spec(model, DeriveOptions(inputs=inputs))
+    return Emulator(model, spec).run(pmu, progress=progress, ptetaphi=ptetaphi)
 
 
-def emulate_scores(model: CanonicalModel, pmu: np.ndarray) -> np.ndarray:
+def emulate_scores(
+    model: CanonicalModel, pmu: np.ndarray, inputs: str = "cartesian", ptetaphi: np.ndarray | None = None
+) -> np.ndarray:
     """float64 scores of the emulator with the model's default spec (``nanotrig predict --fixed``).
 
     Overflows, clipped inputs and truncated jets are reported as a RuntimeWarning, never silent.
     """
-    res = emulate(model, pmu)
-    if res.total_overflows or res.inputs.clipped or res.inputs.truncated:
+    res = emulate(model, pmu, inputs=inputs, ptetaphi=ptetaphi)
+    if res.total_overflows or res.inputs.clipped or res.inputs.truncated or res.inputs.lost:
         warnings.warn(
             f"fixed-point emulator on {len(pmu)} jets:\n{res.overflow_report()}", RuntimeWarning, stacklevel=2
         )

@@ -11,6 +11,13 @@ these methods of an ops object for everything else:
     concat(xs, axis)        wiring
     coef(name, h, m_index)  coefficient of channel h (a constant, or a ROM indexed by M)
     const(value, stage)     a constant already cast to ``stage``'s type
+    exact(value)            an exact (dyadic) constant, broadcast where it is used
+    positive(x)             the valid bits x > 0 (the RTL trace also builds the ROM address M from them)
+    greater(x, c)           x > c for a constant c, a bit
+    select(bit, a, b)       bit ? a : b (a mux)
+    abs(x)                  |x|, exact
+    lookup(x, table)        a front-end ROM (``kernel.FRONT_END_TABLES``) at the already cast index x
+    bind(x)                 x, exactly; in hardware the sum x is built here (an association hint)
 
 Two backends live here: ``IntOps`` (the bit-accurate emulator: int64 numpy, vectorised over jets)
 and ``RangeOps`` (float64, no rounding, records the range of every stage for range analysis).
@@ -26,6 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from nanotrig.errors import NanotrigError
+from nanotrig.fixed.kernel import ANGLE_STEP, FRONT_END_TABLES
 from nanotrig.fixed.types import FixedType
 
 MAX_BITS = 62  # int64 with one bit to spare for the sign of intermediate shifts
@@ -110,10 +118,17 @@ def quantize_int(v: np.ndarray, f_from: int, t: FixedType) -> tuple[np.ndarray, 
 class IntOps:
     """The bit-accurate backend. ``overflows[stage]`` counts entries that did not fit."""
 
-    def __init__(self, types: dict[str, FixedType], coefs: dict[str, np.ndarray]) -> None:
-        """``coefs[name]``: raw integers (C, n_M) or (n_M,) already quantised to ``types['w_'+name]``."""
+    def __init__(
+        self,
+        types: dict[str, FixedType],
+        coefs: dict[str, np.ndarray],
+        tables: dict[str, np.ndarray] | None = None,
+    ) -> None:
+        """``coefs[name]``: raw integers (C, n_M) or (n_M,) already quantised to ``types['w_'+name]``;
+        ``tables[name]``: raw integers of a front-end ROM, entry k at index value (k + min) * LSB."""
         self.types = types
         self.coefs = coefs
+        self.tables = tables or {}
         self.overflows: dict[str, int] = {}
         self.exact_bits: dict[str, tuple[int, int]] = {}  # stage -> (bits, f) of the value before the cast
 
@@ -162,6 +177,42 @@ class IntOps:
     def positive(self, x: Fx) -> np.ndarray:
         return x.v > 0
 
+    def greater(self, x: Fx, c: float) -> np.ndarray:
+        return x.to_float() > c
+
+    def exact(self, value: float) -> Fx:
+        raw, frac = dyadic(value)
+        return Fx(np.array(raw, dtype=np.int64), frac, max(abs(raw).bit_length(), 1) + 1)
+
+    def select(self, bit: np.ndarray, a: Fx, b: Fx) -> Fx:
+        f = max(a.f, b.f)
+        va, vb = a.v << (f - a.f), b.v << (f - b.f)
+        bits = max(a.bits + f - a.f, b.bits + f - b.f)
+        return Fx(np.where(bit, va, vb), f, bits)
+
+    def abs(self, x: Fx) -> Fx:
+        return Fx(np.abs(x.v), x.f, x.bits)
+
+    def bind(self, x: Fx) -> Fx:
+        return x
+
+    def lookup(self, x: Fx, table: str) -> Fx:
+        index_stage, value_stage, _ = FRONT_END_TABLES[table]
+        ti, tv = self.types[index_stage], self.types[value_stage]
+        if x.f != ti.frac:
+            raise ValueError(f"table {table!r} looked up with a value not cast to {index_stage!r}")
+        return Fx(self.tables[table][x.v - ti.min_int], tv.frac, tv.width)
+
+
+def dyadic(value: float) -> tuple[int, int]:
+    """(raw, frac) with value = raw * 2**-frac exactly; refuses values that are not binary fractions."""
+    frac = 0
+    while value * 2.0**frac != math.floor(value * 2.0**frac):
+        frac += 1
+        if frac > 80:
+            raise ValueError(f"constant {value!r} is not a binary fraction")
+    return int(value * 2.0**frac), frac
+
 
 class RangeOps:
     """Float64 without any rounding; records max |value| (valid entries only) per stage."""
@@ -201,3 +252,22 @@ class RangeOps:
 
     def positive(self, x: np.ndarray) -> np.ndarray:
         return x > 0
+
+    def greater(self, x: np.ndarray, c: float) -> np.ndarray:
+        return x > c
+
+    def exact(self, value: float) -> float:
+        return float(value)
+
+    def select(self, bit: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return np.where(bit, a, b)
+
+    def abs(self, x: np.ndarray) -> np.ndarray:
+        return np.abs(x)
+
+    def bind(self, x: np.ndarray) -> np.ndarray:
+        return x
+
+    def lookup(self, x: np.ndarray, table: str) -> np.ndarray:
+        """The exact function (no table rounding): the table types are derived from these ranges."""
+        return FRONT_END_TABLES[table][2](np.asarray(x, dtype=np.float64) * ANGLE_STEP)

@@ -2,7 +2,9 @@
 
 Written and read like an hls4ml precision dict, flat ``{stage: 'ap_fixed<W,I>'}`` or nested
 under ``Precision``; a YAML file holds the same dict. Stage names are those of
-``nanotrig.fixed.kernel.STAGES`` plus ``w_<coefficient>`` for the quantised weights.
+``nanotrig.fixed.kernel.stages(mode)`` for the spec's input mode (``Inputs``: ``cartesian`` or
+``puppi``) plus ``w_<coefficient>`` for the quantised weights. ``Implementation`` says how the
+front-end ROMs are built (``lut``: logic, ``bram``: block RAM); it changes resources, never values.
 """
 
 from __future__ import annotations
@@ -14,11 +16,34 @@ from typing import Any
 
 import yaml
 
-from nanotrig.fixed.kernel import COEF_NAMES, STAGES
+from nanotrig.fixed.kernel import COEF_NAMES, FRONT_END_TABLES, INPUT_FIELDS, check_mode, stages
 from nanotrig.fixed.types import FixedType, PrecisionError
 
-ALL_KEYS = STAGES + tuple("w_" + c for c in COEF_NAMES)
+COEF_KEYS = tuple("w_" + c for c in COEF_NAMES)
+ALL_KEYS = stages("cartesian") + COEF_KEYS  # the Cartesian mode's keys (see ``spec_keys``)
 MAX_INPUT_WIDTH = 28  # products of two words plus four-term sums must stay exact in int64
+# lut / bram: every table of the group in LUTs / block RAM; bram_deta: the pair tables split, the
+# cosh - 1 table (indexed by |d eta|, whose index is ready early enough for a synchronous read
+# without an extra stage) in block RAM, two pairs per dual-port RAMB18, the 1 - cos table in LUTs
+TABLE_IMPLEMENTATIONS = ("lut", "bram", "bram_deta")
+# Default: the cosh - 1 pair ROMs in block RAM, the rest in LUTs. All pair ROMs in BRAM cost a
+# pipeline stage (the folded, saturated |d phi| index is ready too late for a synchronous read:
+# c2 at 200 MHz takes 11 cycles instead of 10); all in LUTs cost ~30k LUT at N = 20. Measured in
+# docs/puppi.md.
+DEFAULT_IMPLEMENTATION = {"pair_table": "bram_deta", "beam_table": "lut"}
+
+
+def table_storage(implementation: dict[str, str], table: str) -> str:
+    """'lut' or 'bram': where front-end table ``table`` (a ``FRONT_END_TABLES`` name) lives."""
+    impl = implementation[FRONT_END_TABLES[table][1]]
+    if impl == "bram_deta":
+        return "bram" if table == "cosh_m1" else "lut"
+    return impl
+
+
+def spec_keys(mode: str = "cartesian") -> tuple[str, ...]:
+    """Every precision key of an input mode."""
+    return stages(mode) + COEF_KEYS
 
 
 @dataclass
@@ -26,31 +51,83 @@ class FixedPointSpec:
     types: dict[str, FixedType]
     # how the types were obtained (derivation options, sample, ranges seen): documentation only
     provenance: dict[str, Any] = field(default_factory=dict)
+    inputs: str = "cartesian"
+    implementation: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_IMPLEMENTATION))
 
     def __post_init__(self) -> None:
-        missing = [k for k in ALL_KEYS if k not in self.types]
+        check_mode(self.inputs)
+        missing = [k for k in self.keys if k not in self.types]
         if missing:
-            raise PrecisionError(f"precision spec lacks stages {', '.join(missing)}")
-        t = self.types["input"]
-        if not t.signed:
-            raise PrecisionError(f"stage 'input': {t} must be signed (px, py, pz are signed)")
-        if t.width > MAX_INPUT_WIDTH:
-            raise PrecisionError(f"stage 'input': {t} is wider than {MAX_INPUT_WIDTH} bits")
+            raise PrecisionError(f"precision spec ({self.inputs} inputs) lacks stages {', '.join(missing)}")
+        self.types = {k: self.types[k] for k in self.keys}
+        for k, v in self.implementation.items():
+            if k not in DEFAULT_IMPLEMENTATION or v not in TABLE_IMPLEMENTATIONS:
+                raise PrecisionError(
+                    f"implementation {k}: {v!r} (tables {', '.join(DEFAULT_IMPLEMENTATION)}, each one of "
+                    f"{', '.join(TABLE_IMPLEMENTATIONS)})"
+                )
+        self.implementation = {**DEFAULT_IMPLEMENTATION, **self.implementation}
+        if self.inputs == "cartesian":
+            t = self.types["input"]
+            if not t.signed:
+                raise PrecisionError(f"stage 'input': {t} must be signed (px, py, pz are signed)")
+            if t.width > MAX_INPUT_WIDTH:
+                raise PrecisionError(f"stage 'input': {t} is wider than {MAX_INPUT_WIDTH} bits")
+        else:
+            self._check_puppi()
+
+    def _check_puppi(self) -> None:
+        pt, eta, phi = (self.types[k] for k in ("input_pt", "input_eta", "input_phi"))
+        if pt.signed:
+            raise PrecisionError(f"stage 'input_pt': {pt} must be unsigned (ap_ufixed): pT >= 0")
+        for name, t in (("input_pt", pt), ("input_eta", eta), ("input_phi", phi)):
+            if t.width > MAX_INPUT_WIDTH:
+                raise PrecisionError(f"stage {name!r}: {t} is wider than {MAX_INPUT_WIDTH} bits")
+        for name, t in (("input_eta", eta), ("input_phi", phi)):
+            if not t.signed:
+                raise PrecisionError(f"stage {name!r}: {t} must be signed (ap_int / ap_fixed)")
+        if phi.max_value < 720 or phi.min_value > -720 + phi.lsb:
+            raise PrecisionError(
+                f"stage 'input_phi': {phi} cannot hold phi in (-720, 720] (units of pi/720): it needs "
+                "at least 11 integer bits"
+            )
+        for stage in ("deta", "dphi", "pt_pair", "pair_table", "beam_table"):
+            if self.types[stage].signed:
+                raise PrecisionError(f"stage {stage!r}: {self.types[stage]} must be unsigned (ap_ufixed)")
+        for stage in ("deta", "dphi", "eta"):
+            if self.types[stage].overflow == "AP_WRAP":
+                raise PrecisionError(
+                    f"stage {stage!r}: {self.types[stage]} is a table index and must saturate (AP_SAT)"
+                )
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return spec_keys(self.inputs)
 
     def __getitem__(self, stage: str) -> FixedType:
         return self.types[stage]
 
     @property
+    def input_fields(self) -> tuple[tuple[str, FixedType], ...]:
+        """(field name, word type) of every input field, in port order."""
+        return tuple((name, self.types[stage]) for name, stage in INPUT_FIELDS[self.inputs])
+
+    @property
     def input_lsb(self) -> float:
-        """GeV per input word LSB."""
-        return self.types["input"].lsb
+        """GeV per input word LSB (Cartesian words, or pT in PUPPI mode)."""
+        return self.types["input" if self.inputs == "cartesian" else "input_pt"].lsb
 
     # ---- hls4ml-style dicts -----------------------------------------------------------------
     def precision_dict(self) -> dict[str, str]:
-        return {k: str(self.types[k]) for k in ALL_KEYS}
+        return {k: str(self.types[k]) for k in self.keys}
 
     def to_dict(self) -> dict[str, Any]:
-        return {"Precision": self.precision_dict(), "provenance": self.provenance}
+        return {
+            "Inputs": self.inputs,
+            "Precision": self.precision_dict(),
+            "Implementation": dict(self.implementation),
+            "provenance": self.provenance,
+        }
 
     def save(self, path: str | Path) -> Path:
         path = Path(path)
@@ -67,13 +144,22 @@ class FixedPointSpec:
             source = str(overrides)
             overrides = load_precision_file(overrides)
         where = source or "precision"
+        mode = overrides.get("Inputs", self.inputs) if "Precision" in overrides else self.inputs
+        if mode != self.inputs:
+            raise PrecisionError(
+                f"{where}: field 'Inputs' is {mode!r} but the firmware is built for {self.inputs} inputs "
+                f"(use --inputs {mode})"
+            )
         prec = overrides.get("Precision", overrides)
         if not isinstance(prec, dict):
             raise PrecisionError(f"{where}: field 'Precision' must be a mapping of stage to type")
         types = dict(self.types)
         for stage, text in prec.items():
-            if stage not in ALL_KEYS:
-                raise PrecisionError(f"{where}: unknown stage {stage!r} (stages: {', '.join(ALL_KEYS)})")
+            if stage not in self.keys:
+                raise PrecisionError(
+                    f"{where}: unknown stage {stage!r} for {self.inputs} inputs "
+                    f"(stages: {', '.join(self.keys)})"
+                )
             types[stage] = FixedType.parse(str(text), where=f"{where}: stage {stage!r}")
         seen = self.provenance.get("max_abs", {})
         for stage in prec:
@@ -86,17 +172,25 @@ class FixedPointSpec:
                 )
         prov = dict(self.provenance)
         prov["overridden"] = sorted(set(prov.get("overridden", [])) | set(prec))
-        return FixedPointSpec(types, prov)
+        impl = overrides.get("Implementation", {}) if "Precision" in overrides else {}
+        return FixedPointSpec(types, prov, self.inputs, {**self.implementation, **dict(impl or {})})
+
+    def with_implementation(self, **tables: str | None) -> FixedPointSpec:
+        """A copy with ROM implementations changed, e.g. ``pair_table='bram'`` (None keeps)."""
+        impl = {**self.implementation, **{k: v for k, v in tables.items() if v is not None}}
+        return FixedPointSpec(dict(self.types), dict(self.provenance), self.inputs, impl)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], source: str = "<dict>") -> FixedPointSpec:
         prec = d.get("Precision", d)
+        mode = str(d.get("Inputs", "cartesian")) if "Precision" in d else "cartesian"
         types = {}
-        for stage in ALL_KEYS:
+        for stage in spec_keys(check_mode(mode)):
             if stage not in prec:
                 raise PrecisionError(f"{source}: stage {stage!r} missing")
             types[stage] = FixedType.parse(str(prec[stage]), where=f"{source}: stage {stage!r}")
-        return cls(types, dict(d.get("provenance", {})))
+        impl = dict(d.get("Implementation", {}) or {}) if "Precision" in d else {}
+        return cls(types, dict(d.get("provenance", {})), mode, impl)
 
 
 def load_precision_file(path: str | Path) -> dict[str, Any]:

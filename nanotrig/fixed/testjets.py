@@ -86,3 +86,92 @@ def edge_case_jets(n_constituents: int, input_type: FixedType, seed: int = 0) ->
     jets.append(jet([[lsb, lsb, 0.0, 0.0]] + [[0.0, top, -top, top]] * (n - 1)))  # E = 0: absent
     jets.append(jet([[top, 0.0, 0.0, 0.0]] * (n + 2)))  # more than N, all at max energy
     return _on_grid(np.stack(jets), input_type)
+
+
+def _puppi_grid(x: np.ndarray, types: tuple[FixedType, FixedType, FixedType]) -> np.ndarray:
+    """(pT, eta, phi) rounded onto the PUPPI word grid (and clipped to the words), pT = 0 slots zero."""
+    from nanotrig.fixed.kernel import ANGLE_STEP
+
+    t_pt, t_eta, t_phi = types
+    out = np.empty_like(x, dtype=np.float64)
+    out[..., 0] = np.clip(np.floor(x[..., 0] / t_pt.lsb + 0.5), 0, t_pt.max_int) * t_pt.lsb
+    for k, t in ((1, t_eta), (2, t_phi)):
+        words = np.clip(np.floor(x[..., k] / ANGLE_STEP / t.lsb + 0.5), t.min_int, t.max_int)
+        out[..., k] = words * t.lsb * ANGLE_STEP
+    return out * (out[..., :1] > 0)
+
+
+def random_puppi_jets(
+    n_jets: int,
+    n_constituents: int,
+    types: tuple[FixedType, FixedType, FixedType],
+    seed: int = 0,
+    extra: int = 4,
+) -> np.ndarray:
+    """(n_jets, N + extra, 3) PUPPI candidates (pT GeV, eta, phi rad) on the word grid, pT-sorted.
+
+    Multiplicities uniform in 0 .. N + extra, jet pT 50..1500 GeV with a steeply falling share per
+    constituent, axes at |eta| < 2.5 and anywhere in phi (a quarter of them at phi = +-pi, so that
+    their constituents straddle the wrap), constituents spread by 0.3 around the axis.
+    """
+    rng = np.random.default_rng(seed)
+    slots = n_constituents + extra
+    mult = rng.integers(0, slots + 1, size=n_jets)
+    jet_pt = rng.uniform(50.0, 1500.0, size=n_jets)
+    axis_eta = rng.uniform(-2.5, 2.5, size=n_jets)
+    axis_phi = np.where(rng.random(n_jets) < 0.25, np.pi, rng.uniform(-np.pi, np.pi, size=n_jets))
+    frac = rng.exponential(1.0, size=(n_jets, slots)) ** 2
+    frac = np.where(np.arange(slots)[None] < mult[:, None], frac, 0.0)
+    frac /= np.maximum(frac.sum(axis=1, keepdims=True), 1e-12)
+    x = np.zeros((n_jets, slots, 3))
+    x[..., 0] = frac * jet_pt[:, None]
+    x[..., 1] = axis_eta[:, None] + rng.normal(0.0, 0.3, size=(n_jets, slots))
+    phi = axis_phi[:, None] + rng.normal(0.0, 0.3, size=(n_jets, slots))
+    x[..., 2] = np.mod(phi + np.pi, 2 * np.pi) - np.pi
+    x = _puppi_grid(x, types)
+    order = np.argsort(-x[..., 0], axis=1, kind="stable")
+    return np.take_along_axis(x, order[..., None], axis=1)
+
+
+def puppi_edge_jets(n_constituents: int, types: tuple[FixedType, FixedType, FixedType]) -> np.ndarray:
+    """PUPPI jets at the limits of the format: 0, 1, N, N + 1 and N + 3 candidates; a jet straddling
+    phi = +-pi and candidates at exactly +-pi; eta at both word limits; pT saturating its word and
+    one-LSB pT; pairs far beyond the deta and dphi tables; identical candidates."""
+    from nanotrig.fixed.kernel import ANGLE_STEP
+
+    t_pt, t_eta, _ = types
+    n = n_constituents
+    slots = n + 3
+    top, lsb = t_pt.max_value, t_pt.lsb
+    eta_hi, eta_lo = t_eta.max_value * ANGLE_STEP, t_eta.min_value * ANGLE_STEP
+    rng = np.random.default_rng(1)
+    jets = []
+
+    def jet(rows: list[list[float]]) -> np.ndarray:
+        out = np.zeros((slots, 3))
+        if rows:
+            out[: min(len(rows), slots)] = np.asarray(rows, dtype=np.float64)[:slots]
+        return out
+
+    def spread(k: int, eta0: float = 0.5, phi0: float = 1.0, pt0: float = 200.0) -> list[list[float]]:
+        pts = np.sort(rng.uniform(1.0, pt0, size=k))[::-1]
+        return np.stack(
+            [
+                pts,
+                eta0 + rng.normal(0, 0.3, k),
+                np.mod(phi0 + rng.normal(0, 0.3, k) + np.pi, 2 * np.pi) - np.pi,
+            ],
+            1,
+        ).tolist()
+
+    jets.append(jet([]))
+    for k in (1, n, n + 1, slots):
+        jets.append(jet(spread(k)))
+    jets.append(jet(spread(n, phi0=np.pi)))  # straddles phi = +-pi
+    jets.append(jet([[150.0, 0.3, np.pi], [120.0, 0.3, -np.pi], [90.0, 0.2, np.pi - ANGLE_STEP]]))
+    jets.append(jet([[100.0, eta_hi, 0.0], [80.0, eta_lo, 0.1], [60.0, 0.0, 0.2]]))  # eta word limits
+    jets.append(jet([[top, 0.1, 0.0]] * n))  # pT saturates its word: pT_i pT_j overflows
+    jets.append(jet([[lsb, 0.0, 0.0], [lsb, 0.01, 0.01]] * (n // 2)))  # one-LSB pT
+    jets.append(jet([[300.0, 4.0, 0.0], [200.0, -4.0, 3.0], [100.0, 0.0, -1.5]]))  # beyond the tables
+    jets.append(jet([[50.0, 1.0, -2.0]] * (n + 2)))  # identical candidates, more than N
+    return _puppi_grid(np.stack(jets), types)

@@ -20,6 +20,7 @@ OVERFLOW = ("AP_WRAP", "AP_SAT", "AP_SAT_SYM")
 _PATTERN = re.compile(
     r"^\s*(ap_u?fixed)\s*<\s*(-?\d+)\s*,\s*(-?\d+)\s*(?:,\s*(\w+)\s*)?(?:,\s*(\w+)\s*)?(?:,\s*\d+\s*)?>\s*$"
 )
+_INT_PATTERN = re.compile(r"^\s*(ap_u?int)\s*<\s*(\d+)\s*>\s*$")  # ap_int<W> = ap_fixed<W,W>
 
 
 class PrecisionError(NanotrigError, ValueError):
@@ -45,10 +46,17 @@ class FixedType:
     # ---- text form ------------------------------------------------------------------------
     @classmethod
     def parse(cls, text: str, where: str = "precision") -> FixedType:
+        whole = _INT_PATTERN.match(str(text))
+        if whole:
+            kind, w = whole.groups()
+            try:
+                return cls(int(w), int(w), kind == "ap_int")
+            except PrecisionError as exc:
+                raise PrecisionError(f"{where}: {exc}") from None
         m = _PATTERN.match(str(text))
         if not m:
             raise PrecisionError(
-                f"{where}: {text!r} is not of the form ap_fixed<W,I[,Q[,O]]> or ap_ufixed<...>"
+                f"{where}: {text!r} is not of the form ap_fixed<W,I[,Q[,O]]>, ap_ufixed<...> or ap_int<W>"
             )
         kind, w, i, q, o = m.groups()
         try:

@@ -39,28 +39,22 @@ def register(sub: Any) -> None:
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--precision", help="YAML precision overrides {stage: 'ap_fixed<W,I>'} (hls4ml style)")
-    p.add_argument("--input-bits", type=int, default=18, help="input word width (default 18)")
-    p.add_argument("--input-lsb", type=float, default=1 / 32, help="input LSB in GeV, a power of two (1/32)")
-    p.add_argument("--weight-bits", type=int, default=12, help="width of every coefficient (default 12)")
+    from nanotrig.fixed.options import add_spec_arguments
+
+    add_spec_arguments(p)
     p.add_argument("--reuse-factor", type=int, default=1, help="pipeline II; divides the pair multipliers")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--roc", help="float vs fixed ROC curves to this PNG (numbers next to it as JSON)")
 
 
 def _model_and_spec(args: argparse.Namespace) -> tuple[Any, Any]:
-    from nanotrig.fixed.analysis import DeriveOptions, default_spec
+    from nanotrig.fixed.options import spec_from_args
     from nanotrig.models import resolve_model
 
-    for flag in ("input_bits", "weight_bits"):
-        if not 2 <= getattr(args, flag) <= 28:
-            raise NanotrigError(f"--{flag.replace('_', '-')} must be in 2..28, got {getattr(args, flag)}")
     model = resolve_model(args.model)
     if not model.name:
         model.name = Path(args.model).stem
-    opts = DeriveOptions(input_bits=args.input_bits, input_lsb=args.input_lsb, weight_bits=args.weight_bits)
-    spec = default_spec(model, opts).with_overrides(args.precision)
-    return model, spec
+    return model, spec_from_args(model, args)
 
 
 def _safe_name(name: str) -> str:
@@ -94,12 +88,15 @@ def _write_and_check(args: argparse.Namespace, out: Path, data: str | None, with
         clock_mhz=getattr(args, "clock", DEFAULT_CLOCK_MHZ),
         reuse_factor=args.reuse_factor,
         backend=getattr(args, "backend", "Vitis"),
+        tb_ptetaphi=jets.ptetaphi,
     )
     report: dict[str, Any] = {"model": model.name, "project": str(project.path), "data": source}
     report["write_s"] = round(time.perf_counter() - t0, 3)
     if with_csim:
         report.update(
-            check_project(project, jets.pmu, jets.is_signal, jets.n_truncated, not args.json, args.roc)
+            check_project(
+                project, jets.pmu, jets.is_signal, jets.n_truncated, not args.json, args.roc, jets.ptetaphi
+            )
         )
         report["data"] = source
         (project.path / "nanotrig" / "csim_report.json").write_text(json.dumps(report, indent=1) + "\n")
@@ -119,7 +116,7 @@ def run_hls(args: argparse.Namespace) -> int:
     else:
         print(
             f"nanotrig hls {report['model']}: {args.backend} project, part {args.part}, {args.clock:g} MHz, "
-            f"II={args.reuse_factor}"
+            f"II={args.reuse_factor}, {args.inputs} inputs"
         )
         if not args.no_csim:
             print(f"data: {report['data']}")

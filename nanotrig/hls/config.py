@@ -11,23 +11,29 @@ import numpy as np
 
 from nanotrig.canonical import CanonicalModel
 from nanotrig.fixed.hwmodel import coefficient_tables, quantize_coefficients
-from nanotrig.fixed.kernel import COEF_NAMES, run_kernel
+from nanotrig.fixed.kernel import COEF_NAMES, FRONT_END_TABLES, PHI_HALF_TURN, run_kernel
 from nanotrig.fixed.ops import Fx, IntOps
-from nanotrig.fixed.spec import FixedPointSpec
+from nanotrig.fixed.spec import FixedPointSpec, table_storage
+from nanotrig.fixed.tables import quantize_tables, tables_for
 from nanotrig.fixed.types import FixedType
 
 STAGE_TYPEDEFS = ("d", "r", "T", "pair_bias", "u", "v", "z", "A", "diag_bias", "y", "D")
+PUPPI_TYPEDEFS = ("deta", "dphi", "eta", "pt_pair", "pair_table", "beam_table")
 ACCUMULATED = ("r", "T", "A", "D", "result")  # sums in a loop: need an exact accumulator type
 MAX_RESULT_WIDTH = 53  # the C-simulation reads the score back as an exact double
+# HLS storage of the front-end ROMs (Vitis BIND_STORAGE); only Vitis can confirm the mapping
+STORAGE = {"lut": "lutram", "bram": "bram"}
 
 
 def accumulator_types(model: CanonicalModel, spec: FixedPointSpec) -> dict[str, str]:
     """Exact types for the loop accumulators, from the emulator's static bit bounds (which
     depend only on the types, so one all-zero jet is enough to obtain them)."""
-    ops = IntOps(spec.types, quantize_coefficients(coefficient_tables(model), spec.types))
-    t_in = spec["input"]
-    words = Fx(np.zeros((1, model.n_constituents, 4), dtype=np.int64), t_in.frac, t_in.width)
-    run_kernel(ops, words, [ch.sign for ch in model.channels], model.beams)
+    coefs = quantize_coefficients(coefficient_tables(model), spec.types)
+    ops = IntOps(spec.types, coefs, quantize_tables(tables_for(spec.inputs), spec.types))
+    fields = [
+        Fx(np.zeros((1, model.n_constituents), dtype=np.int64), t.frac, t.width) for _, t in spec.input_fields
+    ]
+    run_kernel(ops, fields, [ch.sign for ch in model.channels], model.beams, spec.inputs)
     out = {}
     for stage in ACCUMULATED:
         bits, f = ops.exact_bits[stage]
@@ -62,19 +68,59 @@ def _table_function(name: str, raw: np.ndarray, t: FixedType, per_channel: bool)
     )
 
 
+def multipliers(model: CanonicalModel, mode: str) -> int:
+    """Variable x variable products of the kernel: 4 per pair (Cartesian), or 2 per pair and 2
+    per constituent for the beams (PUPPI)."""
+    n = model.n_constituents
+    pairs = n * (n - 1) // 2
+    if mode == "cartesian":
+        return 4 * pairs
+    return 2 * pairs + (2 * n if model.beams else 0)
+
+
+def _front_end_table(name: str, raw: np.ndarray, spec: FixedPointSpec) -> str:
+    index_stage, value_stage, _ = FRONT_END_TABLES[name]
+    ti, tv = spec[index_stage], spec[value_stage]
+    values = ", ".join(_literal(int(x), tv) for x in raw)
+    # entry k is index value (k + min_int) * LSB: the raw index bits, offset binary if signed
+    addr = f"x.range({ti.width - 1}, 0).to_uint()"
+    if ti.signed:
+        addr = f"({addr} ^ {1 << (ti.width - 1)}u)"
+    impl = STORAGE[table_storage(spec.implementation, name)]
+    return (
+        f"    static {value_stage}_t {name}(const {index_stage}_t x) {{ // ROM over {ti}\n"
+        f"        static const {value_stage}_t table[{raw.size}] = {{{values}}};\n"
+        f"        #pragma HLS BIND_STORAGE variable=table type=rom_np impl={impl}\n"
+        f"        return table[{addr}];\n"
+        f"    }}\n"
+    )
+
+
+def _puppi_lines(spec: FixedPointSpec) -> list[str]:
+    lines = [f"    typedef {spec[s]} {s}_t;" for s in PUPPI_TYPEDEFS]
+    for name, word in (("eta_diff", spec["input_eta"]), ("phi_diff", spec["input_phi"])):
+        # |a - b| of two words, exact (one bit for the difference, one for its negation)
+        lines.append(f"    typedef ap_fixed<{word.width + 2},{word.integer + 2}> {name}_t; // exact")
+    tab = spec["pair_table"]
+    lines.append(f"    typedef ap_ufixed<{tab.width + 1},{tab.integer + 1}> angle_t; // F + G, exact")
+    lines.append(f"    static const int phi_half_turn = {PHI_HALF_TURN}; // pi in steps of the phi word")
+    return lines
+
+
 def config_struct(
     model: CanonicalModel, spec: FixedPointSpec, index: int | str, reuse_factor: int = 1
 ) -> str:
     if spec["result"].width > MAX_RESULT_WIDTH:
         raise ValueError(f"stage 'result': {spec['result']} wider than {MAX_RESULT_WIDTH} bits")
     n, p = model.n_constituents, model.n_particles
-    n_mult = 4 * n * (n - 1) // 2
+    n_mult = multipliers(model, spec.inputs)
     coefs = quantize_coefficients(coefficient_tables(model), spec.types)
     acc = accumulator_types(model, spec)
     d_t = spec["d"]
     beam_beam = int(IntOps(spec.types, coefs).const(2.0, "d", (1,)).v[0])
     lines = [
-        f"// nanoPELICAN {model.name or 'model'}: C = {model.n_hidden}, N = {n}, variant {model.variant}",
+        f"// nanoPELICAN {model.name or 'model'}: C = {model.n_hidden}, N = {n}, variant {model.variant}, "
+        f"{spec.inputs} inputs",
         f"struct config{index} : nnet::nanopelican_config {{",
         f"    static const unsigned n_const = {n};",
         f"    static const unsigned n_part = {p};",
@@ -85,6 +131,8 @@ def config_struct(
     ]
     for stage in STAGE_TYPEDEFS:
         lines.append(f"    typedef {spec[stage]} {stage}_t;")
+    if spec.inputs == "puppi":
+        lines += _puppi_lines(spec)
     for stage, text in acc.items():
         lines.append(f"    typedef {text} {stage}_acc_t; // exact")
     for name in COEF_NAMES:
@@ -97,4 +145,6 @@ def config_struct(
     body = "\n".join(lines) + "\n"
     for name in COEF_NAMES:
         body += _table_function(name, coefs[name], spec["w_" + name], per_channel=name != "out_const")
+    for name, raw in quantize_tables(tables_for(spec.inputs), spec.types).items():
+        body += _front_end_table(name, raw, spec)
     return body + "};\n"

@@ -10,10 +10,16 @@ Precision: the layer's types are the model's default FixedPointSpec (range analy
 shipped sample); an hls4ml precision dict for the layer overrides single stages, e.g.
 ``hls_config['LayerName']['nanopelican']['Precision'] = {'z': 'ap_fixed<18,15>', 'result': ...}``;
 ``'auto'`` (what ``config_from_keras_model`` writes) means the spec's type. An explicit precision
-of the input layer is honoured by re-deriving the spec for those input words. The input layer's
-type is set to the spec's input type, whose rounding and overflow modes (AP_RND, AP_SAT by
-default) are exactly the emulator's conversion of GeV to words, so ``predict()`` on jets in GeV
-equals ``nanotrig predict --fixed``. The rules: ``nanotrig.hls.layer_precision``.
+of an input layer is honoured by re-deriving the spec for those input words. The input layers'
+types are set to the spec's input types, whose rounding and overflow modes (AP_RND, AP_SAT by
+default) are exactly the emulator's conversion to words, so ``predict()`` on jets in GeV equals
+``nanotrig predict --fixed``. The rules: ``nanotrig.hls.layer_precision``.
+
+Input mode: the layer attribute ``input_mode`` (``'cartesian'``: one (N, 4) input of (E, px, py, pz)
+words; ``'puppi'``: three (N,) inputs ``input_pt``, ``input_eta``, ``input_phi``, the angles in
+steps of pi/720), set by the Keras layer (``CanonicalNanoPelican(..., inputs='puppi')``).
+``PairTable`` / ``BeamTable`` in the layer's hls4ml config choose the ROM storage (``lut`` or
+``bram``).
 """
 
 from __future__ import annotations
@@ -33,7 +39,7 @@ from nanotrig.errors import NanotrigError
 from nanotrig.fixed.spec import FixedPointSpec
 from nanotrig.fixed.types import FixedType
 from nanotrig.hls.config import config_struct
-from nanotrig.hls.layer_precision import input_precision, resolve_layer_spec, warn_model_default
+from nanotrig.hls.layer_precision import input_precision, input_stages, resolve_layer_spec, warn_model_default
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "hls_templates"
 KERNEL_HEADERS = sorted((TEMPLATES / "nnet_utils").glob("nnet_nanopelican*.h"))
@@ -51,17 +57,28 @@ def hls4ml_precision(t: FixedType) -> FixedPrecisionType:
 
 
 def layer_spec(node: Layer, canonical: CanonicalModel) -> FixedPointSpec:
-    """The node's spec from its hls4ml config and its input layer's (``layer_precision`` rules)."""
+    """The node's spec from its hls4ml config and its input layers' (``layer_precision`` rules)."""
     config = node.model.config
     hls = config.config.get("HLSConfig") or {}
     levels = [
         (f"LayerType {node.class_name!r}", (hls.get("LayerType") or {}).get(node.class_name, {})),
         (f"LayerName {node.name!r}", (hls.get("LayerName") or {}).get(node.name, {})),
     ]
+    mode = node.get_attr("input_mode", "cartesian")
     warn_model_default(config, node.name)
-    source = node.get_input_node()
-    request = input_precision(config, source) if source is not None else None
-    return resolve_layer_spec(canonical, node.name, [(k, v.get("Precision")) for k, v in levels], request)
+    requests = {}
+    for stage, name in zip(input_stages(mode), node.inputs, strict=False):
+        source = node.get_input_node(name)
+        requests[stage] = input_precision(config, source) if source is not None else None
+    spec = resolve_layer_spec(
+        canonical, node.name, [(k, v.get("Precision")) for k, v in levels], requests, mode
+    )
+    impl = {}
+    for key, table in (("PairTable", "pair_table"), ("BeamTable", "beam_table")):
+        for _, level in levels:
+            if level.get(key) is not None:
+                impl[table] = level[key]
+    return spec.with_implementation(**impl)
 
 
 class NanoPelicanHLS(Layer):
@@ -70,23 +87,35 @@ class NanoPelicanHLS(Layer):
     _expected_attributes = [
         Attribute("n_constituents"),
         Attribute("canonical", value_type=dict),
+        Attribute("input_mode", value_type=str, default="cartesian"),
         ConfigurableAttribute("reuse_factor", default=1),
     ]
 
     def initialize(self) -> None:
         canonical = CanonicalModel.from_dict(self.get_attr("canonical"), source=f"layer {self.name}")
+        mode = self.get_attr("input_mode", "cartesian")
         spec = layer_spec(self, canonical)
-        self.set_attr("precision_spec", spec.precision_dict())
+        self.set_attr("precision_spec", spec.to_dict())
         if self.get_attr("reuse_factor") is None:  # none for the layer: hls4ml's Model-level one
             self.set_attr("reuse_factor", self.model.config.model_rf or 1)
         rf = self.get_attr("reuse_factor")
         if not isinstance(rf, int) or isinstance(rf, bool) or rf < 1:
             raise NanotrigError(f"hls4ml ReuseFactor of layer {self.name!r}: {rf!r} is not an integer >= 1")
-        inp = self.get_input_variable()
         n = canonical.n_constituents
-        if list(inp.shape) != [n, 4]:
-            raise ValueError(f"layer {self.name}: input shape {list(inp.shape)}, expected [{n}, 4]")
-        inp.type.precision = hls4ml_precision(spec["input"])
+        if mode == "cartesian":
+            want = [("jet", [n, 4], spec["input"])]
+        else:
+            want = [(field, [n], t) for field, t in spec.input_fields]
+        names = list(self.inputs)
+        if len(names) != len(want):
+            raise ValueError(f"layer {self.name}: {len(names)} inputs, {mode} inputs need {len(want)}")
+        for name, (field, shape, t) in zip(names, want, strict=True):
+            inp = self.get_input_variable(name)
+            if list(inp.shape) != shape:
+                raise ValueError(
+                    f"layer {self.name}: input {name} ({field}) shape {list(inp.shape)}, expected {shape}"
+                )
+            inp.type.precision = hls4ml_precision(t)
         self.add_output_variable([1], var_name="score", precision=hls4ml_precision(spec["result"]))
 
 
@@ -109,7 +138,14 @@ class NanoPelicanFunctionTemplate(FunctionCallTemplate):
         self.template = "nnet::nanopelican<{input_t}, {output_t}, {config}>({input}, {output});"
 
     def format(self, node: Layer) -> str:
-        return self.template.format(**self._default_function_params(node))
+        params = self._default_function_params(node)
+        if node.get_attr("input_mode", "cartesian") == "cartesian":
+            return self.template.format(**params)
+        ins = [node.get_input_variable(name) for name in node.inputs]
+        types = ", ".join(v.type.name for v in ins)
+        args = ", ".join(v.name for v in ins)
+        out, config = params["output"], params["config"]
+        return f"nnet::nanopelican<{types}, {params['output_t']}, {config}>({args}, {out});"
 
 
 class NanoPelicanKerasHandler(KerasV3LayerHandler):
@@ -128,6 +164,7 @@ class NanoPelicanKerasHandler(KerasV3LayerHandler):
             "class_name": "NanoPelicanHLS",
             "canonical": canonical.to_dict(),
             "n_constituents": canonical.n_constituents,
+            "input_mode": getattr(layer, "inputs", "cartesian"),
         }
 
 

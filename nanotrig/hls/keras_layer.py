@@ -14,6 +14,7 @@ import numpy as np
 from keras import ops
 
 from nanotrig.canonical import CanonicalModel
+from nanotrig.fixed.kernel import ANGLE_STEP, check_mode
 
 
 def _terms(terms: list[list[float]], m: Any) -> Any:
@@ -26,15 +27,27 @@ def _terms(terms: list[list[float]], m: Any) -> Any:
 
 @keras.saving.register_keras_serializable(package="nanotrig")
 class CanonicalNanoPelican(keras.layers.Layer):
-    """(B, N, 4) momenta (E, px, py, pz) in GeV -> (B, 1) score w of a folded model."""
+    """(B, N, 4) momenta (E, px, py, pz) in GeV -> (B, 1) score w of a folded model.
 
-    def __init__(self, canonical: dict[str, Any], **kwargs: Any) -> None:
+    ``inputs='puppi'``: three (B, N) inputs pT [GeV], eta and phi [steps of pi/720], the massless
+    four-momenta rebuilt from them (what the firmware's PUPPI front-end computes exactly)."""
+
+    def __init__(self, canonical: dict[str, Any], inputs: str = "cartesian", **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.canonical = canonical
+        self.inputs = check_mode(inputs)
         self.model = CanonicalModel.from_dict(canonical, source=f"layer {self.name}")
 
-    def call(self, pmu: Any) -> Any:
+    def call(self, x: Any) -> Any:
         cm = self.model
+        if self.inputs == "puppi":
+            pt, eta, phi = (ops.cast(v, self.compute_dtype) for v in x)
+            eta, phi = eta * ANGLE_STEP, phi * ANGLE_STEP
+            pmu = ops.stack(
+                [pt * ops.cosh(eta), pt * ops.cos(phi), pt * ops.sin(phi), pt * ops.sinh(eta)], axis=-1
+            )
+        else:
+            pmu = x
         p = pmu[:, : cm.n_constituents] * cm.scale
         valid = ops.cast(p[..., 0] > 0, p.dtype)
         p = p * valid[..., None]
@@ -67,15 +80,25 @@ class CanonicalNanoPelican(keras.layers.Layer):
             w = w + _terms(ch.out_pair, m) * a + _terms(ch.out_diag, m) * dsum
         return w[:, None]
 
-    def compute_output_shape(self, input_shape: tuple) -> tuple:
-        return (input_shape[0], 1)
+    def compute_output_shape(self, input_shape: Any) -> tuple:
+        first = input_shape[0] if self.inputs == "puppi" else input_shape
+        return (first[0], 1)
 
     def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "canonical": self.canonical}
+        return {**super().get_config(), "canonical": self.canonical, "inputs": self.inputs}
 
 
-def keras_model_from_canonical(model: CanonicalModel, input_name: str = "jet") -> keras.Model:
-    """Input (N, 4) named ``input_name`` -> CanonicalNanoPelican -> (1,) score."""
+PUPPI_INPUT_NAMES = ("input_pt", "input_eta", "input_phi")
+
+
+def keras_model_from_canonical(
+    model: CanonicalModel, input_name: str = "jet", inputs: str = "cartesian"
+) -> keras.Model:
+    """Input (N, 4) named ``input_name`` (or the three PUPPI inputs (N,) ``input_pt``,
+    ``input_eta``, ``input_phi``) -> CanonicalNanoPelican -> (1,) score."""
+    layer = CanonicalNanoPelican(model.to_dict(), inputs=inputs, name="nanopelican", dtype="float64")
+    if check_mode(inputs) == "puppi":
+        ins = [keras.Input(shape=(model.n_constituents,), dtype="float64", name=n) for n in PUPPI_INPUT_NAMES]
+        return keras.Model(ins, layer(ins), name=f"nanopelican_{model.name or 'model'}_puppi")
     inp = keras.Input(shape=(model.n_constituents, 4), dtype="float64", name=input_name)
-    out = CanonicalNanoPelican(model.to_dict(), name="nanopelican", dtype="float64")(inp)
-    return keras.Model(inp, out, name=f"nanopelican_{model.name or 'model'}")
+    return keras.Model(inp, layer(inp), name=f"nanopelican_{model.name or 'model'}")

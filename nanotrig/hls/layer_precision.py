@@ -13,14 +13,16 @@ layer ``Precision: {'result': 'auto'}``, ``Trace``, ``ReuseFactor``, and a Model
   overrides single stages, in ``ap_fixed<W,I[,Q,O]>`` or hls4ml's ``fixed<W,I[,Q,O]>``
   notation. A key that is not a stage (other than ``'auto'``) and a single type for the whole
   layer are errors naming layer, field and value.
-- An explicit precision of the input layer (LayerName or LayerType, ``result`` or a plain
+- An explicit precision of an input layer (LayerName or LayerType, ``result`` or a plain
   string; hls4ml's own lookup order) is HONOURED: the spec is re-derived by range analysis with
-  that input type (width, LSB, rounding and overflow). The input words are what the trigger
-  upstream delivers, a legitimate choice the rest of the kernel can be sized for; and since the
-  emulator converts GeV to words with the same type (``quantize_inputs``), hls4ml's
-  ``predict()`` and ``nanotrig`` keep agreeing. Ignoring it would make them disagree; refusing
-  it would refuse a meaningful request. A ``'input'`` stage in the layer's dict is the same
-  request; if both are given and differ, that is an error naming both.
+  that input type (width, LSB, rounding and overflow). With PUPPI inputs there are three input
+  layers, ``input_pt``, ``input_eta`` and ``input_phi``, each for its own word. The input
+  words are what the trigger upstream delivers, a legitimate choice the rest of the kernel
+  can be sized for; and since the emulator converts GeV to words with the same type
+  (``quantize_inputs``), hls4ml's ``predict()`` and ``nanotrig`` keep agreeing. Ignoring it
+  would make them disagree; refusing it would refuse a meaningful request. An input stage (``'input'``, or
+  ``'input_pt'`` ...) in the layer's dict is the same request; if both are given and differ,
+  that is an error naming both.
 """
 
 from __future__ import annotations
@@ -33,7 +35,8 @@ import numpy as np
 
 from nanotrig.canonical import CanonicalModel
 from nanotrig.fixed.analysis import DeriveOptions, default_spec, input_type
-from nanotrig.fixed.spec import ALL_KEYS, FixedPointSpec
+from nanotrig.fixed.kernel import INPUT_FIELDS
+from nanotrig.fixed.spec import FixedPointSpec, spec_keys
 from nanotrig.fixed.types import FixedType, PrecisionError
 
 # The Model-level default that config_from_keras_model / hls4ml's own defaults write.
@@ -69,7 +72,14 @@ def fixed_type(value: Any, where: str) -> FixedType:
         raise PrecisionError(f"{where}: {value!r}: {exc}") from None
 
 
-def stage_overrides(layer_name: str, levels: list[tuple[str, Any]]) -> dict[str, tuple[str, FixedType]]:
+def input_stages(mode: str) -> tuple[str, ...]:
+    """The word stage of each input layer of a mode, in input order."""
+    return tuple(dict.fromkeys(stage for _, stage in INPUT_FIELDS[mode]))
+
+
+def stage_overrides(
+    layer_name: str, levels: list[tuple[str, Any]], keys: tuple[str, ...] = spec_keys("cartesian")
+) -> dict[str, tuple[str, FixedType]]:
     """{stage: (where, type)} from the layer's Precision entries, lowest priority first."""
     out: dict[str, tuple[str, FixedType]] = {}
     for level, prec in levels:
@@ -86,12 +96,12 @@ def stage_overrides(layer_name: str, levels: list[tuple[str, Any]]) -> dict[str,
             if key == "default":
                 raise PrecisionError(
                     f"{where}: {value!r} is one type for the whole layer {layer_name!r}; the fused kernel "
-                    f"has one type per stage: give 'auto' or a dict {{stage: type}} ({', '.join(ALL_KEYS)})"
+                    f"has one type per stage: give 'auto' or a dict {{stage: type}} ({', '.join(keys)})"
                 )
-            if key not in ALL_KEYS:
+            if key not in keys:
                 raise PrecisionError(
                     f"{where}: {key!r} (value {value!r}) is not a stage of layer {layer_name!r} "
-                    f"(stages: {', '.join(ALL_KEYS)})"
+                    f"(stages: {', '.join(keys)})"
                 )
             out[key] = (where, fixed_type(value, where))
     return out
@@ -174,30 +184,57 @@ def _warn_clipping(canonical: CanonicalModel, t_in: FixedType, where: str) -> No
         )
 
 
+def spec_for_puppi_words(
+    canonical: CanonicalModel, words: dict[str, tuple[str, FixedType]]
+) -> FixedPointSpec:
+    """The default PUPPI spec re-derived for the requested pT / eta / phi words."""
+    base = DeriveOptions(inputs="puppi")
+    if not words:
+        return default_spec(canonical, base)
+    opts = dataclasses.replace(base, **{stage: str(t) for stage, (_, t) in words.items()})
+    try:
+        spec = default_spec(canonical, opts)
+        return FixedPointSpec(spec.types, spec.provenance, "puppi", spec.implementation)
+    except PrecisionError as exc:
+        where = ", ".join(w for w, _ in words.values())
+        raise PrecisionError(f"{where}: {exc}") from None
+
+
 def resolve_layer_spec(
     canonical: CanonicalModel,
     layer_name: str,
     levels: list[tuple[str, Any]],
-    input_request: tuple[str, Any] | None,
+    input_requests: dict[str, tuple[str, Any] | None] | tuple[str, Any] | None,
+    mode: str = "cartesian",
 ) -> FixedPointSpec:
-    """The layer's FixedPointSpec from its Precision entries and the input layer's precision."""
-    stages = stage_overrides(layer_name, levels)
-    t_in: tuple[str, FixedType] | None = None
-    if input_request is not None and not _is_auto(input_request[1]):
-        t_in = (input_request[0], fixed_type(input_request[1], input_request[0]))
-    if "input" in stages:
-        if t_in is not None and t_in[1] != stages["input"][1]:
-            raise PrecisionError(
-                f"{t_in[0]} is {t_in[1]} but {stages['input'][0]} is {stages['input'][1]}: the kernel "
-                "reads the input layer's words, so the two must agree (give one of them)"
-            )
-        t_in = stages["input"]
-    if set(stages) == set(ALL_KEYS):  # a complete spec (the project writer's): nothing to derive
+    """The layer's FixedPointSpec from its Precision entries and the input layers' precisions
+    (``input_requests``: input word stage -> the input layer's explicit precision, or None)."""
+    if not isinstance(input_requests, dict):  # the Cartesian layer's one input
+        input_requests = {"input": input_requests}
+    keys = spec_keys(mode)
+    stages = stage_overrides(layer_name, levels, keys)
+    words: dict[str, tuple[str, FixedType]] = {}
+    for stage, request in input_requests.items():
+        if request is not None and not _is_auto(request[1]):
+            words[stage] = (request[0], fixed_type(request[1], request[0]))
+        if stage in stages:
+            if stage in words and words[stage][1] != stages[stage][1]:
+                raise PrecisionError(
+                    f"{words[stage][0]} is {words[stage][1]} but {stages[stage][0]} is {stages[stage][1]}: "
+                    "the kernel reads the input layer's words, so the two must agree (give one of them)"
+                )
+            words[stage] = stages[stage]
+    if set(stages) == set(keys):  # a complete spec (the project writer's): nothing to derive
         return FixedPointSpec(
-            {k: t for k, (_, t) in stages.items()}, {"source": f"hls4ml layer {layer_name!r}"}
+            {k: t for k, (_, t) in stages.items()}, {"source": f"hls4ml layer {layer_name!r}"}, mode
         )
-    spec = default_spec(canonical) if t_in is None else spec_for_input(canonical, t_in[1], t_in[0])
-    overrides = {k: str(t) for k, (_, t) in stages.items() if k != "input"}
+    if mode == "puppi":
+        spec = spec_for_puppi_words(canonical, words)
+    elif "input" in words:
+        spec = spec_for_input(canonical, words["input"][1], words["input"][0])
+    else:
+        spec = default_spec(canonical)
+    overrides = {k: str(t) for k, (_, t) in stages.items() if k not in input_requests}
     if overrides:
         spec = spec.with_overrides(overrides, source=f"hls4ml Precision of layer {layer_name!r}")
     return spec

@@ -44,10 +44,38 @@ class HlsProject:
 
     @property
     def n_inputs(self) -> int:
-        return 4 * self.model.n_constituents
+        """Input words per jet, all ports together."""
+        return len(self.spec.input_fields) * self.model.n_constituents
+
+    @property
+    def ports(self) -> list[tuple[str, str, int]]:
+        """(port name, C++ type name, words) of the top function's inputs, in order."""
+        return input_ports(self.spec, self.model.n_constituents)
+
+
+def input_layer_names(spec: FixedPointSpec) -> list[str]:
+    """hls4ml input layer (= top function port) names: ``jet`` or ``input_pt/eta/phi``."""
+    return ["jet"] if spec.inputs == "cartesian" else [f"input_{f}" for f, _ in spec.input_fields]
+
+
+def input_ports(spec: FixedPointSpec, n_constituents: int) -> list[tuple[str, str, int]]:
+    names = input_layer_names(spec)
+    if spec.inputs == "cartesian":
+        return [("jet", "input_t", 4 * n_constituents)]
+    # hls4ml names the types of further inputs input2_t, input3_t, ...
+    return [(n, "input_t" if k == 0 else f"input{k + 1}_t", n_constituents) for k, n in enumerate(names)]
 
 
 def hls_config(spec: FixedPointSpec, reuse_factor: int) -> dict:
+    fields = dict(zip(input_layer_names(spec), (str(t) for _, t in spec.input_fields), strict=False))
+    if spec.inputs == "cartesian":
+        fields = {"jet": str(spec["input"])}
+    layer = {
+        "Precision": spec.precision_dict(),
+        "ReuseFactor": reuse_factor,
+        "PairTable": spec.implementation["pair_table"],
+        "BeamTable": spec.implementation["beam_table"],
+    }
     return {
         "Model": {
             "Precision": "ap_fixed<16,6>",  # unused: every type of the design comes from the spec
@@ -55,10 +83,7 @@ def hls_config(spec: FixedPointSpec, reuse_factor: int) -> dict:
             "Strategy": "Latency",
             "PipelineInterval": reuse_factor,
         },
-        "LayerName": {
-            "jet": {"Precision": str(spec["input"])},
-            "nanopelican": {"Precision": spec.precision_dict(), "ReuseFactor": reuse_factor},
-        },
+        "LayerName": {**{k: {"Precision": v} for k, v in fields.items()}, "nanopelican": layer},
     }
 
 
@@ -90,17 +115,20 @@ def build_graph(
     )
     hcfg = hls_config(spec, reuse_factor)
     config["HLSConfig"] = {"Model": {**hcfg["Model"], "BitExact": None}, "LayerName": hcfg["LayerName"]}
-    layers = [
-        {"class_name": "InputLayer", "name": "jet", "input_shape": [model.n_constituents, 4]},
+    names = input_layer_names(spec)
+    shape = [model.n_constituents, 4] if spec.inputs == "cartesian" else [model.n_constituents]
+    layers = [{"class_name": "InputLayer", "name": n, "input_shape": shape} for n in names]
+    layers.append(
         {
             "class_name": "NanoPelicanHLS",
             "name": "nanopelican",
-            "inputs": ["jet"],
+            "inputs": names,
             "canonical": model.to_dict(),
             "n_constituents": model.n_constituents,
-        },
-    ]
-    return ModelGraph.from_layer_list(config, layers, ["jet"], ["nanopelican"])
+            "input_mode": spec.inputs,
+        }
+    )
+    return ModelGraph.from_layer_list(config, layers, names, ["nanopelican"])
 
 
 @contextmanager
@@ -121,7 +149,7 @@ def _keras_import_skipped() -> Iterator[None]:
 def _write_tb_data(path: Path, q: QuantizedInputs, scores: np.ndarray) -> tuple[Path, Path]:
     path.mkdir(parents=True, exist_ok=True)
     x, y = path / "tb_input_features.dat", path / "tb_output_predictions.dat"
-    np.savetxt(x, q.values.reshape(len(q.values), -1), fmt="%.17g")
+    np.savetxt(x, q.port_values(), fmt="%.17g")
     np.savetxt(y, scores[:, None], fmt="%.17g")
     return x, y
 
@@ -146,8 +174,10 @@ def write_project(
     clock_mhz: float = DEFAULT_CLOCK_MHZ,
     reuse_factor: int = 1,
     backend: str = "Vitis",
+    tb_ptetaphi: np.ndarray | None = None,
 ) -> HlsProject:
-    """Write the project into ``out_dir`` (created or refreshed in place)."""
+    """Write the project into ``out_dir`` (created or refreshed in place); the C testbench's jets
+    are the first of ``tb_pmu`` (and of ``tb_ptetaphi``, their Level-1 candidates, if read as such)."""
     from nanotrig.hls.extension import register
 
     if clock_mhz <= 0:
@@ -157,7 +187,8 @@ def write_project(
     register()
     out = Path(out_dir).resolve()
     out.mkdir(parents=True, exist_ok=True)
-    emu = Emulator(model, spec).run(tb_pmu[:TB_JETS])
+    cands = None if tb_ptetaphi is None else tb_ptetaphi[:TB_JETS]
+    emu = Emulator(model, spec).run(tb_pmu[:TB_JETS], ptetaphi=cands)
     x_tb, y_tb = _write_tb_data(out / "nanotrig", emu.inputs, emu.scores)
     hls_model = build_graph(model, spec, out, part, clock_mhz, reuse_factor, backend, (x_tb, y_tb))
     with _keras_import_skipped():

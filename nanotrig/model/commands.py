@@ -62,6 +62,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--n", type=int, default=-1, help="first N jets only")
     p.add_argument("--out", required=True, help="output .npy")
     p.add_argument("--fixed", action="store_true", help="bit-accurate fixed-point emulator scores")
+    p.add_argument(
+        "--inputs",
+        choices=("cartesian", "puppi"),
+        default="cartesian",
+        help="with --fixed: the firmware's input words (Cartesian, or Level-1 PUPPI pT, eta, phi)",
+    )
     p.set_defaults(func=_predict)
 
     p = sub.add_parser("import-pelican", help="import a PELICAN-nano PyTorch checkpoint (needs torch)")
@@ -200,7 +206,8 @@ def _predict(args: argparse.Namespace) -> int:
         from nanotrig.fixed import emulate_scores
         from nanotrig.models import resolve_model
 
-        w = np.asarray(emulate_scores(resolve_model(args.model), jets.pmu), dtype=np.float64)
+        model = resolve_model(args.model)
+        w = np.asarray(emulate_scores(model, jets.pmu, args.inputs, jets.ptetaphi), dtype=np.float64)
     else:
         w = _scores(args.model, jets.pmu)
     out = Path(args.out)

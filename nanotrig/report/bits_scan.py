@@ -26,9 +26,9 @@ from nanotrig.report.scan import DA4ML_KEYS
 DEFAULT_BITS = (8, 10, 12, 15, 18)
 
 
-def spec_for_bits(model: CanonicalModel, bits: int) -> FixedPointSpec:
+def spec_for_bits(model: CanonicalModel, bits: int, inputs: str = "cartesian") -> FixedPointSpec:
     """The default spec with ``bits`` internal significant bits (quoted at N = 20, see analysis)."""
-    base = DeriveOptions()
+    base = DeriveOptions(inputs=inputs)
     return default_spec(model, replace(base, pair_bits=bits, diag_bits=bits, sum_bits=bits))
 
 

@@ -15,16 +15,21 @@ from typing import Any
 
 from nanotrig.canonical import CanonicalModel
 from nanotrig.fixed.spec import FixedPointSpec
+from nanotrig.report.device import DEFAULT_PART, device_fraction, device_fractions, part_for, scarcest
 from nanotrig.report.vendor import read_vendor_report
 from nanotrig.report.yosys import run_yosys
 from nanotrig.rtl.build import RtlBuild, build_rtl
 
-# Benchmarks from the issue (N = 20 + 2 beams, C = 2, II = 1, 200 MHz) and the published
-# hand-written HLS of the same model (Vivado synthesis).
-TARGETS = {"latency_cycles": 10, "dsp": 760, "lut": 50_000}
+# Targets per input mode (N = 20 + 2 beams, C = 2, II = 1, 200 MHz) and the published
+# hand-written HLS of the same model (Vivado synthesis; Cartesian inputs).
+TARGETS = {
+    "cartesian": {"latency_cycles": 10, "dsp": 760, "lut": 70_000, "ff": 50_000},
+    "puppi": {"latency_cycles": 10, "dsp": 420, "lut": 55_000, "ff": 45_000},
+}
 PUBLISHED_HLS = {"latency_cycles": (13, 15), "dsp": (1050, 1350), "lut": (49_000, 70_000)}
 
-YOSYS_SOURCE = "Yosys estimate (synth_xilinx -family xcup)"
+YOSYS_SOURCE = "Yosys estimate (synth_xilinx -family xcup, every adder a carry chain, registers as FFs)"
+YOSYS_METHOD = "adder-chains-nosrl-roms-2"  # bump when the Yosys script changes: cached counts are redone
 
 
 def default_spec_for(model: CanonicalModel, precision: str | Path | None = None) -> FixedPointSpec:
@@ -33,14 +38,15 @@ def default_spec_for(model: CanonicalModel, precision: str | Path | None = None)
     return default_spec(model).with_overrides(precision)
 
 
-def yosys_cached(build: RtlBuild, work: Path, force: bool = False) -> dict[str, Any]:
-    cache = work / "yosys.json"
+def yosys_cached(build: RtlBuild, work: Path, force: bool = False, nodsp: bool = False) -> dict[str, Any]:
+    cache = work / ("yosys-nodsp.json" if nodsp else "yosys.json")
     if cache.exists() and not force:
         d = json.loads(cache.read_text())
-        if d.get("key") == build.key:
+        if d.get("key") == build.key and d.get("method") == YOSYS_METHOD:
             return d
-    res = run_yosys(build.verilog_sources, build.top, work / "yosys").to_dict()
+    res = run_yosys(build.verilog_sources, build.top, work / "yosys", nodsp=nodsp).to_dict()
     res["key"] = build.key
+    res["method"] = YOSYS_METHOD
     cache.write_text(json.dumps(res, indent=1) + "\n")
     return res
 
@@ -53,14 +59,20 @@ def make_report(
     project_dir: str | Path | None = None,
     yosys: bool = True,
     force: bool = False,
+    part: str = DEFAULT_PART,
+    nodsp: bool = False,
+    by_stage: bool = False,
 ) -> dict[str, Any]:
     """The report as a dict (the JSON of ``nanotrig report --json``)."""
     t0 = time.perf_counter()
     work = Path(work_dir)
     spec = spec or default_spec_for(model)
-    build = build_rtl(model, spec, work / "rtl", clock_mhz=clock_mhz, force=force)
+    build = build_rtl(model, spec, work / "rtl", clock_mhz=clock_mhz, force=force, by_stage=by_stage)
+    part_for(part)  # an unknown part is an error before any synthesis
     rep: dict[str, Any] = {
         "model": build.model,
+        "inputs": build.inputs,
+        "implementation": build.implementation,
         "n_constituents": build.n_constituents,
         "n_particles": build.n_constituents + (2 if model.beams else 0),
         "n_hidden": build.n_hidden,
@@ -77,22 +89,34 @@ def make_report(
         "rtl_dir": str(work / "rtl"),
     }
     if yosys:
-        y = yosys_cached(build, work, force=force)
+        y = yosys_cached(build, work, force=force, nodsp=nodsp)
         rep.update(
-            source=YOSYS_SOURCE,
+            source=YOSYS_SOURCE + (" with -nodsp: products in LUTs" if nodsp else ""),
             dsp=y["dsp"],
             lut=y["lut"],
             ff=y["ff"],
             carry=y["carry"],
             srl=y["srl"],
             bram=y["bram"],
+            bram18=y["bram18"],
             yosys_seconds=y["seconds"],
             yosys_cells=y["cells"],
         )
     else:
-        rep.update(source="none (Yosys skipped)", dsp=None, lut=None, ff=None, carry=None)
+        rep.update(source="none (Yosys skipped)", dsp=None, lut=None, ff=None, carry=None, bram18=None)
+    rep["part"] = part
+    rep["device_fractions"] = device_fractions(rep, part)
+    rep["device_fraction"] = device_fraction(rep, part)
+    rep["scarcest"] = scarcest(rep, part)
+    if by_stage and yosys:
+        from nanotrig.report.stages import agreement, stage_breakdown
+
+        st = stage_breakdown(build, work, force=force)
+        rep["stages"] = st["stages"]
+        rep["stages_sum_over_total"] = agreement(st["stages"], rep)
+        rep["yosys_stages_seconds"] = st["seconds"]
     rep["vendor"] = read_vendor_report(project_dir) if project_dir is not None else None
-    rep["targets"] = TARGETS
+    rep["targets"] = TARGETS[build.inputs]
     rep["published_hls"] = {k: list(v) for k, v in PUBLISHED_HLS.items()}
     rep["report_seconds"] = time.perf_counter() - t0
     return rep

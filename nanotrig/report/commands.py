@@ -22,9 +22,25 @@ def register(sub: argparse._SubParsersAction) -> None:
         "print latency, II, DSP/LUT/FF/CARRY next to da4ml's estimate and, when a Vitis/Vivado run "
         "exists in the project folder, the vendor's numbers.",
     )
+    from nanotrig.fixed.options import add_spec_arguments
+    from nanotrig.report.device import DEFAULT_PART
+
     p.add_argument("model", help="shipped model name (c2) or model file")
-    p.add_argument("--clock", type=float, default=200.0, help="target clock in MHz (default 200)")
-    p.add_argument("--precision", type=Path, default=None, help="precision overrides (YAML, hls4ml style)")
+    p.add_argument(
+        "--clock", type=float, default=200.0, help="target clock in MHz (default 200; CMS correlator 360)"
+    )
+    add_spec_arguments(p, input_words=False)
+    p.add_argument(
+        "--part", default=DEFAULT_PART, help=f"FPGA part for device_fraction (default {DEFAULT_PART})"
+    )
+    p.add_argument(
+        "--no-dsp", action="store_true", help="Yosys without DSPs: every product in LUTs (where 0 DSP stands)"
+    )
+    p.add_argument(
+        "--by-stage",
+        action="store_true",
+        help="also LUT/FF/DSP/CARRY/BRAM18 per kernel stage (a second Yosys run) and a stacked-bar plot",
+    )
     p.add_argument("--project", type=Path, default=None, help="HLS project folder (default firmware/MODEL)")
     p.add_argument("--work", type=Path, default=None, help=f"cache folder (default {DEFAULT_WORK}/MODEL)")
     p.add_argument("--no-yosys", action="store_true", help="skip synthesis (latency and da4ml numbers only)")
@@ -63,7 +79,7 @@ def format_report(rep: dict[str, Any]) -> str:
     vendor = rep.get("vendor") or {}
     t, pub = rep["targets"], rep["published_hls"]
     head = (
-        f"nanoPELICAN {rep['model']}: N = {rep['n_constituents']} + "
+        f"nanoPELICAN {rep['model']}: {rep['inputs']} inputs, N = {rep['n_constituents']} + "
         f"{rep['n_particles'] - rep['n_constituents']} "
         f"beams, C = {rep['n_hidden']}, II = {rep['ii']}, clock {rep['clock_mhz']:g} MHz "
         f"({rep['pipeline_stages']} stages, latency cutoff {rep['latency_cutoff_units']} adder delays)"
@@ -93,8 +109,18 @@ def format_report(rep: dict[str, Any]) -> str:
             f"<= {t['lut']:,}",
             "{:,}-{:,}".format(*pub["lut"]),
         ),
-        ("FF", _fmt(rep["ff"]), _fmt(vendor.get("vivado_ff") or vendor.get("ff")), "", ""),
+        ("FF", _fmt(rep["ff"]), _fmt(vendor.get("vivado_ff") or vendor.get("ff")), f"<= {t['ff']:,}", ""),
+        ("BRAM18", _fmt(rep.get("bram18")), _fmt(vendor.get("bram_18k")), "", ""),
         ("CARRY", _fmt(rep.get("carry")), "-", "", ""),
+        (
+            "device fraction",
+            "-"
+            if rep.get("device_fraction") is None
+            else f"{rep['device_fraction']:.2%} ({rep['scarcest']})",
+            "-",
+            "",
+            "",
+        ),
     ]
     widths = [max(len(r[i]) for r in rows) for i in range(5)]
     lines = [head, ""]
@@ -161,8 +187,9 @@ def _stderr(line: str) -> None:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    from nanotrig.fixed.options import spec_from_args
     from nanotrig.models import resolve_model
-    from nanotrig.report.collect import default_spec_for, make_report
+    from nanotrig.report.collect import make_report
 
     # argument errors before any work
     ns = _int_list(args.scan_n, "--scan-n") if args.scan_n else ()
@@ -170,9 +197,9 @@ def cmd_report(args: argparse.Namespace) -> int:
     cluster = cluster_spec(args)
     model = resolve_model(args.model)
     name = model.name or Path(args.model).stem
-    work = args.work or DEFAULT_WORK / name
+    spec = spec_from_args(model, args)
+    work = args.work or DEFAULT_WORK / (name + ("" if spec.inputs == "cartesian" else f"-{spec.inputs}"))
     project = args.project or Path("firmware") / name
-    spec = default_spec_for(model, args.precision)
     rep = make_report(
         model,
         work,
@@ -181,7 +208,16 @@ def cmd_report(args: argparse.Namespace) -> int:
         project_dir=project,
         yosys=not args.no_yosys,
         force=args.force,
+        part=args.part,
+        nodsp=args.no_dsp,
+        by_stage=args.by_stage,
     )
+    if "stages" in rep:
+        from nanotrig.report.stages import plot_stages
+
+        png = (args.plot_dir or work) / f"{name}_{spec.inputs}_stages.png"
+        title = f"{name} ({spec.inputs} inputs): Yosys resources by kernel stage"
+        rep["stages_plot"] = str(plot_stages(rep["stages"], png, title))
     if ns:
         from nanotrig.report.scan import plot_scan, scan_constituents
 
@@ -209,6 +245,8 @@ def cmd_report(args: argparse.Namespace) -> int:
         print(json.dumps(rep, indent=1))
     else:
         print(format_report(rep))
+        if "stages" in rep:
+            print(format_stages(rep))
         if args.scan_n:
             print("\nN scan (same weights; Yosys estimate, da4ml estimate in brackets):")
             print("    N  cycles     DSP                LUT                 FF")
@@ -222,6 +260,25 @@ def cmd_report(args: argparse.Namespace) -> int:
         if args.scan_bits:
             print(format_bits_scan(rep["scan_bits"]))
     return 0
+
+
+def format_stages(rep: dict[str, Any]) -> str:
+    from nanotrig.report.stages import RESOURCES
+
+    lines = [
+        "",
+        "by stage (Yosys, one module per stage group):",
+        f"  {'stage':26}" + "".join(f"{r:>9}" for r in RESOURCES),
+    ]
+    for g, v in rep["stages"].items():
+        lines.append(f"  {g:26}" + "".join(f"{v[r]:>9,}" for r in RESOURCES))
+    agree = rep["stages_sum_over_total"]
+    lines.append(
+        "  sum / flat total: "
+        + ", ".join(f"{r} {agree[r]:.3f}" for r in RESOURCES if agree.get(r) is not None)
+    )
+    lines.append(f"  plot: {rep['stages_plot']} (+ .json)")
+    return "\n".join(lines)
 
 
 def format_bits_scan(scan: dict[str, Any]) -> str:

@@ -49,16 +49,25 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--clock", type=float, default=200.0, help="target clock in MHz (default 200)")
-    p.add_argument("--precision", type=Path, default=None, help="precision overrides (YAML, hls4ml style)")
+    from nanotrig.fixed.options import add_spec_arguments
+
+    p.add_argument(
+        "--clock", type=float, default=200.0, help="target clock in MHz (default 200; CMS correlator 360)"
+    )
+    add_spec_arguments(p, input_words=False)
 
 
 def _model_and_spec(args: argparse.Namespace):  # noqa: ANN202
+    from nanotrig.fixed.options import spec_from_args
     from nanotrig.models import resolve_model
-    from nanotrig.report.collect import default_spec_for
 
     model = resolve_model(args.model)
-    return model, default_spec_for(model, args.precision)
+    return model, spec_from_args(model, args)
+
+
+def _suffix(spec: object) -> str:
+    """Work-folder suffix so that the two input modes keep separate caches."""
+    return "" if spec.inputs == "cartesian" else f"-{spec.inputs}"  # type: ignore[attr-defined]
 
 
 def cmd_rtl(args: argparse.Namespace) -> int:
@@ -67,8 +76,9 @@ def cmd_rtl(args: argparse.Namespace) -> int:
     model, spec = _model_and_spec(args)
     b = build_rtl(model, spec, args.out, clock_mhz=args.clock, vhdl=not args.no_vhdl, force=args.force)
     print(
-        f"{b.top} ({b.model}, N = {b.n_constituents}, C = {b.n_hidden}): {b.stages} stages, "
-        f"latency {b.latency_cycles} cycles = {b.latency_ns:.1f} ns at {b.clock_mhz:g} MHz, II = {b.ii}"
+        f"{b.top} ({b.model}, N = {b.n_constituents}, C = {b.n_hidden}, {b.inputs} inputs): "
+        f"{b.stages} stages, latency {b.latency_cycles} cycles = {b.latency_ns:.1f} ns "
+        f"at {b.clock_mhz:g} MHz, II = {b.ii}"
     )
     print(
         f"  {b.da4ml['products']} DSP products, "
@@ -88,7 +98,7 @@ def cmd_rtlsim(args: argparse.Namespace) -> int:
     if args.jets is not None and args.jets < 1:
         raise NanotrigError(f"--jets must be positive, got {args.jets}")
     model, spec = _model_and_spec(args)
-    work = args.work or DEFAULT_WORK / (model.name or Path(args.model).stem)
+    work = args.work or DEFAULT_WORK / ((model.name or Path(args.model).stem) + _suffix(spec))
     jets = read_jets(args.data, n_constituents=model.n_constituents, stop=args.jets)
     if len(jets) == 0:
         raise NanotrigError(f"{args.data}: no jets")
@@ -103,6 +113,8 @@ def cmd_rtlsim(args: argparse.Namespace) -> int:
         bubble_prob=args.bubbles,
         resets=(0.5,) if args.reset_mid else (),
         seed=args.seed,
+        ptetaphi=jets.ptetaphi,
+        labels=jets.is_signal,
     )
     res.update(model=build.model, data=str(args.data), expected_latency=build.latency_cycles)
     if args.json:
@@ -117,5 +129,13 @@ def cmd_rtlsim(args: argparse.Namespace) -> int:
         )
         for ex in res.get("examples", [])[:5]:
             print(f"  {ex}")
+        if "auc_float" in res:
+            from nanotrig.fixed.physics import format_decisions
+
+            print(
+                f"AUC float {res['auc_float']:.5f} fixed {res['auc_fixed']:.5f}; 1/eps_B@30% float "
+                f"{res['rejection30_float']:.1f} fixed {res['rejection30_fixed']:.1f}"
+            )
+            print("\n".join(format_decisions(res, str(spec["result"]))))
     bad = res["mismatches"] + res["latency_errors"] + res["unexpected"] + res["missing"]
     return 1 if bad else 0

@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 import da4ml.codegen.rtl as da4ml_rtl
+import numpy as np
 from da4ml.codegen.rtl.verilog import table_mem_gen
 from da4ml.codegen.rtl.vhdl import pipeline_logic_gen as vhdl_pipeline
 from da4ml.types import Pipeline
@@ -24,14 +25,22 @@ def _fresh(d: Path) -> Path:
     return d
 
 
-def write_verilog(pipe: Pipeline, ports: PortSpec, out_dir: Path) -> list[Path]:
-    """``out_dir/verilog``: primitives, ROMs, the flat core, the wrapper (top last)."""
-    d = _fresh(out_dir / "verilog")
+def write_verilog(
+    pipe: Pipeline,
+    ports: PortSpec,
+    out_dir: Path,
+    bram_tables: dict[str, np.ndarray] | None = None,
+    stage_labels: list[list[str]] | None = None,
+    folder: str = "verilog",
+) -> list[Path]:
+    """``out_dir/<folder>``: primitives, ROMs, the flat core (or, with ``stage_labels``, the core
+    cut into one module per kernel stage group), the wrapper (top last)."""
+    d = _fresh(out_dir / folder)
     files = []
     for prim in sorted((_PRIMITIVES / "verilog" / "source").glob("*.v")):
         if prim.name != "lookup_table.v":  # tables are inline case ROMs here
             files.append(Path(shutil.copy(prim, d / prim.name)))
-    core, roms = flat_core(pipe, ports.core)
+    core, roms = flat_core(pipe, ports.core, bram_tables, stage_labels)
     if roms:
         files.append(d / f"{ports.core}_roms.v")
         files[-1].write_text("`timescale 1ns / 1ps\n\n" + "\n".join(roms))
@@ -61,9 +70,17 @@ def write_vhdl(pipe: Pipeline, ports: PortSpec, out_dir: Path) -> list[Path]:
     return files
 
 
-def write_hdl(pipe: Pipeline, ports: PortSpec, out_dir: Path, vhdl: bool = True) -> dict[str, list[Path]]:
-    """Write ``verilog/`` (and ``vhdl/``) under ``out_dir``; returns the source lists, top last."""
-    written = {"verilog": write_verilog(pipe, ports, out_dir)}
+def write_hdl(
+    pipe: Pipeline,
+    ports: PortSpec,
+    out_dir: Path,
+    vhdl: bool = True,
+    bram_tables: dict[str, np.ndarray] | None = None,
+) -> dict[str, list[Path]]:
+    """Write ``verilog/`` (and ``vhdl/``) under ``out_dir``; returns the source lists, top last.
+    ``bram_tables``: front-end tables whose lookups are block-RAM reads in the Verilog (the VHDL,
+    da4ml's writer, reads the same values from the same pipeline register, as ROM logic)."""
+    written = {"verilog": write_verilog(pipe, ports, out_dir, bram_tables)}
     if vhdl:
         written["vhdl"] = write_vhdl(pipe, ports, out_dir)
     return written

@@ -19,8 +19,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 from da4ml.codegen.rtl.verilog.comb import gen_memfile, get_table_name_memfile
 from da4ml.types import CombLogic, Op, Pipeline, QInterval, minimal_kif
+
+from nanotrig.rtl.bram import BramRead, BramWriter, read_for, table_name
 
 
 @dataclass(frozen=True)
@@ -61,12 +64,24 @@ def _neg_qint(q: QInterval) -> QInterval:
 class StageWriter:
     """Verilog lines for one stage's operations; value i of stage s is named ``s<s>_v<i>``."""
 
-    def __init__(self, sol: CombLogic, stage: int, core: str) -> None:
+    def __init__(
+        self,
+        sol: CombLogic,
+        stage: int,
+        core: str,
+        bram_tables: dict[str, np.ndarray] | None = None,
+        labels: list[str] | None = None,
+    ) -> None:
         self.sol, self.stage, self.core = sol, stage, core
         self.lines: list[str] = []
+        self.owners: list[str] = []  # the kernel stage group of each line (nanotrig.rtl.stages)
+        self.labels = labels
+        self.current = ""
         self.vals: dict[int, Val] = {}
         self.negs: dict[int, Val] = {}
         self.roms: dict[str, str] = {}
+        self.bram_tables = bram_tables or {}
+        self.bram_reads: dict[int, BramRead] = {}  # value -> its synchronous read (next stage's register)
 
     def name(self, i: int) -> str:
         return f"s{self.stage}_v{i}"
@@ -82,7 +97,7 @@ class StageWriter:
             k, ii, f = _kif(q)
             w = k + ii + f
             n = Val(f"{src.name}_neg", w, bool(k), f)
-            self.lines.append(f"wire [{max(w, 1) - 1}:0] {n.name} = -{ext(src, max(w, 1))};")
+            self._emit(f"wire [{max(w, 1) - 1}:0] {n.name} = -{ext(src, max(w, 1))};")
             self.negs[i] = n
         return self.negs[i]
 
@@ -90,6 +105,7 @@ class StageWriter:
         """``inputs[j]``: the register feeding input j of this stage (already declared)."""
         refs = self.sol.ref_count
         for i, op in enumerate(self.sol.ops):
+            self.current = self.labels[i] if self.labels else ""
             k, ii, f = _kif(op.qint)
             w = k + ii + f
             self.vals[i] = Val(self.name(i), w, bool(k), f)
@@ -97,13 +113,31 @@ class StageWriter:
                 continue
             if op.opcode == -1:
                 self.vals[i] = Val(inputs[op.id0], w, bool(k), f)
+            elif op.opcode == 8 and self._bram(i, op, w):
+                continue  # read at the stage boundary into the next stage's register
             elif op.opcode == 8:  # table lookup: a case ROM
                 a = self.val(op.id0)
                 rom = self._rom(op, a.width, w)
-                self.lines.append(f"wire [{w - 1}:0] {self.name(i)};")
-                self.lines.append(f"{rom} {self.name(i)}_rom ({a.name}, {self.name(i)});")
+                self._emit(f"wire [{w - 1}:0] {self.name(i)};")
+                self._emit(f"{rom} {self.name(i)}_rom ({a.name}, {self.name(i)});")
             else:
-                self.lines.append(f"wire [{w - 1}:0] {self.name(i)} = {self._expr(op, w, f)};")
+                self._emit(f"wire [{w - 1}:0] {self.name(i)} = {self._expr(op, w, f)};")
+
+    def _emit(self, line: str) -> None:
+        self.lines.append(line)
+        self.owners.append(self.current)
+
+    def _bram(self, i: int, op: Op, w: int) -> bool:
+        """Record a lookup of a BRAM table (its value never has a wire in this stage)."""
+        if not self.bram_tables:
+            return False
+        table = self.sol.lookup_tables[op.data]
+        name = table_name(table.float_table, self.bram_tables)
+        if name is None:
+            return False
+        a = self.val(op.id0)
+        self.bram_reads[i] = read_for(name, table.padded_table(self.sol.ops[op.id0].qint), a.name, a.width, w)
+        return True
 
     def _expr(self, op: Op, w: int, f: int) -> str:
         code = op.opcode
@@ -133,7 +167,10 @@ class StageWriter:
             e1 = ext(b, w, f - b.frac + sh)
             if code < 0:
                 e1 = f"-{e1}"
-            return f"{key.name}[{key.width - 1}] ? {e0} : {e1}"
+            bit = f"{key.name}[{key.width - 1}]"
+            if e1 == f"{w}'d0":  # a mask: AND with the replicated bit, which logic synthesis merges
+                return f"{e0} & {{{w}{{{bit}}}}}"
+            return f"{bit} ? {e0} : {e1}"
         if code == 7:  # product: natural operand widths, so synthesis sees an 16x16 (DSP) multiply
             a, b = self.val(op.id0), self.val(op.id1)
             if a.width == 0 or b.width == 0:
@@ -184,13 +221,17 @@ class StageWriter:
                 for addr, word in enumerate(gen_memfile(self.sol, op).split("\n"))
                 if "X" not in word  # addresses the multiplicity never takes
             ]
-            self.roms[rom] = f"""// multiplicity-indexed coefficient ROM
+            self.roms[
+                rom
+            ] = f"""// ROM in logic (LUTs; rom_style keeps synthesis from moving it into block RAM). Kept as
+// its own module: a table read by hundreds of pairs is synthesised once, not once per copy.
+(* keep_hierarchy *)
 module {rom} (
     input  [{w_in - 1}:0] a,
     output reg [{w_out - 1}:0] q
 );
     always @(*) begin
-        case (a)
+        (* rom_style = "logic" *) case (a)
 {chr(10).join(cases)}
             default: q = {w_out}'d0;
         endcase
@@ -200,29 +241,45 @@ endmodule
         return rom
 
 
-def flat_core(pipe: Pipeline, name: str) -> tuple[str, list[str]]:
-    """(core module, ROM modules) for ``pipe``; ports ``clk``, ``model_inp``, ``model_out``."""
-    body: list[str] = []
+def flat_core(
+    pipe: Pipeline,
+    name: str,
+    bram_tables: dict[str, np.ndarray] | None = None,
+    stage_labels: list[list[str]] | None = None,
+) -> tuple[str, list[str]]:
+    """(core module, ROM modules) for ``pipe``; ports ``clk``, ``model_inp``, ``model_out``.
+    Lookups of the tables in ``bram_tables`` (name -> float values) become block-RAM reads.
+    With ``stage_labels`` (the kernel stage group of every op of every stage) the core is one
+    submodule per group instead (``nanotrig.rtl.hierarchy``): the same logic, countable by stage."""
+    body: list[tuple[str, str]] = []  # (group, Verilog line)
     roms: dict[str, str] = {}
+    brams = BramWriter(name)
     inp_w = [sum(minimal_kif(q)) for q in pipe.inp_qint]
     # stage 0 registers the port words
-    sources, lo = [], 0
+    sources: list[str | BramRead] = []
+    lo = 0
     for w in inp_w:
         sources.append(f"model_inp[{lo + w - 1}:{lo}]" if w else "")
         lo += w
     n_stages = len(pipe.solutions)
     out_bits = 0
+    source_groups = ["inputs"] * len(sources)
     for s, sol in enumerate(pipe.solutions):
-        body.append(f"    // ---- stage {s}: {len(sol.ops)} operations ----")
+        body.append(("", f"    // ---- stage {s}: {len(sol.ops)} operations ----"))
         regs = []
+        reads = []
         for j, q in enumerate(sol.inp_qint):
             w = sum(minimal_kif(q))
             reg = f"s{s}_in{j}"
             regs.append(reg)
-            if w and sources[j]:
-                body.append(f"    reg [{w - 1}:0] {reg};")
-                body.append(f"    always @(posedge clk) {reg} <= {sources[j]};")
-        writer = StageWriter(sol, s, name)
+            if isinstance(sources[j], BramRead):
+                reads.append((sources[j], reg, w))
+            elif w and sources[j]:
+                body.append((source_groups[j], f'    (* shreg_extract = "no" *) reg [{w - 1}:0] {reg};'))
+                body.append((source_groups[j], f"    always @(posedge clk) {reg} <= {sources[j]};"))
+        body += [("front-end", "    " + line) for line in brams.instances(reads, s)]
+        labels = stage_labels[s] if stage_labels else None
+        writer = StageWriter(sol, s, name, bram_tables, labels)
         writer.write(regs)
         # this stage's outputs feed the next stage's input registers directly
         last = s == n_stages - 1
@@ -232,14 +289,23 @@ def flat_core(pipe: Pipeline, name: str) -> tuple[str, list[str]]:
             if last and idx >= 0 and sol.out_negs[j]:
                 v = writer.neg(idx)
             outs.append(v)
-        body += ["    " + line for line in writer.lines]
+        body += [(g, "    " + line) for g, line in zip(writer.owners, writer.lines, strict=True)]
         roms.update(writer.roms)
-        sources = [v.name if v.width else "" for v in outs]
+        sources = [
+            writer.bram_reads.get(idx) or (v.name if v.width else "")
+            for idx, v in zip(sol.out_idxs, outs, strict=True)
+        ]
+        source_groups = [(labels[idx] if labels and idx >= 0 else "") or "output" for idx in sol.out_idxs]
         if last:
             out_bits = sum(v.width for v in outs)
             finals = [v.name for v in outs if v.width]
             packed = f"{{{', '.join(reversed(finals))}}}" if finals else "1'b0"
-            body.append(f"    always @(posedge clk) model_out <= {packed};")
+            body.append(("output", f"    always @(posedge clk) model_out <= {packed};"))
+    if stage_labels is not None:
+        from nanotrig.rtl.hierarchy import group_modules
+
+        text = group_modules(name, body, sum(inp_w), max(out_bits, 1), n_stages)
+        return text, list(roms.values()) + list(brams.modules.values())
     text = f"""`timescale 1ns / 1ps
 // {name}: {n_stages} pipeline stages, II = 1; generated by nanotrig from da4ml's trace.
 module {name} (
@@ -250,10 +316,10 @@ module {name} (
     // verilator lint_off UNUSEDSIGNAL
     // verilator lint_off WIDTHTRUNC
     // verilator lint_off WIDTHEXPAND
-{chr(10).join(body)}
+{chr(10).join(line for _, line in body)}
     // verilator lint_on WIDTHEXPAND
     // verilator lint_on WIDTHTRUNC
     // verilator lint_on UNUSEDSIGNAL
 endmodule
 """
-    return text, list(roms.values())
+    return text, list(roms.values()) + list(brams.modules.values())

@@ -157,25 +157,37 @@ def run_bench(
     return summary
 
 
+def _group_ports(build: Any) -> dict[str, Any]:
+    """The port map of a build's input arrays (one group for the Cartesian ``jet`` array)."""
+    groups = build.groups()
+    if len(groups) <= 1:
+        return {}
+    return {"in_groups": [{"word": f"{n}_{{i}}", "count": c, "width": t.width} for n, c, t in groups]}
+
+
 def simulate_jets(
     build: Any,
     model: Any,
     spec: Any,
-    pmu: np.ndarray,
+    pmu: np.ndarray | None,
     sim: str = "icarus",
     work_dir: Path | None = None,
     bubble_prob: float = 0.0,
     resets: tuple[float, ...] = (),
     seed: int = 0,
+    ptetaphi: np.ndarray | None = None,
+    labels: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """Quantise jets, score them with the bit-accurate emulator, stream them through the RTL.
 
-    ``build`` is a ``nanotrig.rtl.build.RtlBuild``; ``pmu`` float GeV (jets, n, 4).
+    ``build`` is a ``nanotrig.rtl.build.RtlBuild``; ``pmu`` float GeV (jets, n, 4) (and, for
+    jets read as PUPPI candidates, their (pT, eta, phi)). With ``labels`` the summary also
+    holds float vs fixed physics and trigger decisions (``nanotrig.fixed.physics``).
     """
     from nanotrig.fixed.emulator import Emulator
 
-    emu = Emulator(model, spec).run(pmu)
-    words = emu.inputs.words.reshape(len(pmu), -1)
+    emu = Emulator(model, spec).run(pmu, ptetaphi=ptetaphi)
+    words = emu.inputs.port_words()
     tin, tout = build.word_types()
     vhdl = sim == "ghdl"
     if vhdl and "vhdl" not in build.files:
@@ -187,6 +199,7 @@ def simulate_jets(
         in_width=tin.width,
         out_width=tout.width,
         out_signed=tout.signed,
+        ports=_group_ports(build),
         bubble_prob=bubble_prob,
         resets=resets,
         seed=seed,
@@ -196,4 +209,10 @@ def simulate_jets(
     work = Path(work_dir) if work_dir is not None else Path(build.out_dir) / "sim"
     summary = run_bench(cfg, words, emu.raw, sim, work)
     summary["emulator_overflows"] = emu.total_overflows
+    summary["inputs"] = spec.inputs
+    if labels is not None:
+        from nanotrig.fixed.physics import compare, float_scores
+
+        # the RTL's scores are the emulator's on every jet the bench checked without mismatch
+        summary.update(compare(labels, float_scores(model, pmu, spec.inputs, ptetaphi), emu.scores, spec))
     return summary

@@ -5,11 +5,15 @@ The delay model counts "units" of one adder with its routing, as da4ml does with
 
 - adder, subtracter, constant add, mux, negation, bit logic, table lookup: 1 unit;
 - ReLU, quantization (bit selection, AND with the sign): free;
-- a variable x variable product: ``MULT_UNITS``. da4ml prices it as a shift-add array (one
-  unit per bit of the narrower operand, 16 units for a 16-bit word); here every such product
-  is a DSP48E2, whose combinational A/B -> P path is about three adder delays.
+- a variable x variable product: a DSP48E2. da4ml prices it as a shift-add array (one unit
+  per bit of the narrower operand, 16 units for a 16-bit word); here its combinational A/B -> P
+  path is ``MULT_UNITS`` adder delays. A product that does not fit the rest of its stage but
+  whose A/B -> M path (``MULT_M_UNITS``) does ends exactly at the stage boundary: the stage
+  register there is the DSP's internal MREG, and the value reaches the next stage's logic
+  ``MULT_P_UNITS`` later (the M -> P path through the DSP's ALU). This is also how products fit
+  stages shorter than three adders (360 MHz).
 
-No operation straddles a stage boundary (as in da4ml): one that would starts at the next
+No other operation straddles a stage boundary (as in da4ml): one that would starts at the next
 stage. ``units_per_stage`` (da4ml's ``latency_cutoff``) is how many units fit in one clock
 period: ``floor((period - REGISTER_OVERHEAD_NS) / ADDER_NS)``, 5 at 200 MHz. These are
 modelling assumptions for UltraScale+ (-2) that only a vendor place-and-route can confirm.
@@ -26,6 +30,10 @@ from da4ml.types import CombLogic, Op, Pipeline
 ADDER_NS = 0.9  # one 20-40 bit adder with its routing, UltraScale+ -2
 REGISTER_OVERHEAD_NS = 0.5  # clock-to-out + setup + clock uncertainty
 MULT_UNITS = 3.0  # DSP48E2 16x16 combinational multiply, ~2.5 ns
+MULT_M_UNITS = 2.0  # A/B -> MREG, ~1.6 ns
+MULT_P_UNITS = 1.0  # MREG -> P, ~0.9 ns
+BRAM_SETUP_UNITS = 1.0  # address routing and setup before the clock edge
+BRAM_CO_UNITS = 2.0  # block RAM clock-to-out without its output register, ~1.7 ns
 
 
 def units_for_clock(clock_mhz: float) -> int:
@@ -38,6 +46,7 @@ def units_for_clock(clock_mhz: float) -> int:
 class StagePlan:
     pipeline: Pipeline
     units_per_stage: int
+    bram_ops: frozenset[int] = frozenset()
 
     @property
     def stages(self) -> int:
@@ -66,20 +75,51 @@ def op_delay(op: Op) -> float:
     raise ValueError(f"no delay model for da4ml opcode {code}")
 
 
-def retime(comb: CombLogic, units_per_stage: int) -> CombLogic:
+def _product(base: float, cut: float) -> tuple[float, float]:
+    """(latency, ready) of a DSP product whose operands are ready at ``base``: combinational if
+    it fits its stage, else registered in MREG at a stage boundary (see the module docstring)."""
+    end = math.floor(base / cut + 1e-9) * cut + cut  # end of the stage the product starts in
+    if base + MULT_UNITS <= end + 1e-9:
+        return base + MULT_UNITS, base + MULT_UNITS
+    if base + MULT_M_UNITS <= end + 1e-9:
+        return end, end + MULT_P_UNITS
+    if cut < MULT_M_UNITS:
+        raise ValueError(f"a DSP product (A -> M: {MULT_M_UNITS} units) does not fit a {cut}-unit stage")
+    if MULT_UNITS <= cut:
+        return end + MULT_UNITS, end + MULT_UNITS
+    return end + cut, end + cut + MULT_P_UNITS
+
+
+def _bram_read(base: float, cut: float) -> tuple[float, float]:
+    """(latency, ready) of a block-RAM read whose address is ready at ``base``: it ends at the
+    next stage boundary that leaves time for the address setup; the value follows clock-to-out."""
+    end = math.floor(base / cut + 1e-9) * cut + cut
+    if base > end - BRAM_SETUP_UNITS + 1e-9:
+        end += cut
+    return end, end + BRAM_CO_UNITS
+
+
+def retime(comb: CombLogic, units_per_stage: int, bram_ops: frozenset[int] = frozenset()) -> CombLogic:
     """The same graph with every op's ``latency`` recomputed by this module's delay model.
 
-    An op never straddles a stage boundary (as in da4ml): if it would, it starts at the
-    boundary.
+    An op other than a DSP product never straddles a stage boundary (as in da4ml): if it would,
+    it starts at the boundary. ``latency`` places an op in a stage; ``ready`` is when its value
+    reaches its users (later than ``latency`` for a product registered in its MREG and for the
+    block-RAM reads ``bram_ops``, which end at a stage boundary).
     """
     cut = float(units_per_stage)
     ready: list[float] = []
     new_ops: list[Op] = []
-    for op in comb.ops:
+    for i, op in enumerate(comb.ops):
         parents = [op.id0, op.id1] if op.opcode != -1 else []
         if abs(op.opcode) == 6:
             parents.append(op.data & 0xFFFFFFFF)
         base = max((ready[p] for p in parents if p >= 0), default=0.0)
+        if op.opcode == 7 or i in bram_ops:
+            lat, done = _product(base, cut) if op.opcode == 7 else _bram_read(base, cut)
+            ready.append(done)
+            new_ops.append(op._replace(latency=lat))
+            continue
         dt = op_delay(op)
         if dt > cut:
             raise ValueError(f"a {dt}-unit operation does not fit a {cut}-unit stage: raise the cutoff")
@@ -88,10 +128,39 @@ def retime(comb: CombLogic, units_per_stage: int) -> CombLogic:
             lat = math.ceil(base / cut - 1e-9) * cut + dt
         ready.append(lat)
         new_ops.append(op._replace(latency=lat))
-    return comb._replace(ops=new_ops)
+    return comb._replace(ops=_late_constants(new_ops, cut))
 
 
-def plan_stages(comb: CombLogic, units_per_stage: int) -> StagePlan:
-    timed = retime(comb, units_per_stage)
+def _late_constants(ops: list[Op], cut: float) -> list[Op]:
+    """Move constants into the stage of their first user: da4ml places a constant at time 0 and
+    registers it through every stage up to its user. (Computing the pair-valid ANDs late as well
+    saves their registers but merges the AND into the adder-tree LUTs: 8-input functions, +13k
+    LUT for c2; registers are the cheaper resource, so those bits stay early.)"""
+    users: list[list[int]] = [[] for _ in ops]
+    for i, op in enumerate(ops):
+        parents = [op.id0, op.id1] if op.opcode != -1 else []
+        if abs(op.opcode) == 6:
+            parents.append(op.data & 0xFFFFFFFF)
+        for p in parents:
+            if p >= 0:
+                users[p].append(i)
+    ops = list(ops)
+    for i in range(len(ops) - 1, -1, -1):
+        op = ops[i]
+        const = op.opcode == 5
+        if not users[i] or not const:
+            continue
+        if any(ops[u].opcode in (7, 8) for u in users[i]):
+            continue
+        latest = min(ops[u].latency - op_delay(ops[u]) for u in users[i])
+        if latest <= op.latency:
+            continue
+        # no delay: in the stage of its first user
+        ops[i] = op._replace(latency=latest + 1e-6 if latest % cut == 0 else latest)
+    return ops
+
+
+def plan_stages(comb: CombLogic, units_per_stage: int, bram_ops: frozenset[int] = frozenset()) -> StagePlan:
+    timed = retime(comb, units_per_stage, bram_ops)
     pipe = to_pipeline(timed, float(units_per_stage), retiming=False, verbose=False)
-    return StagePlan(pipeline=pipe, units_per_stage=units_per_stage)
+    return StagePlan(pipeline=pipe, units_per_stage=units_per_stage, bram_ops=bram_ops)

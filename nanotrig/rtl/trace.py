@@ -10,7 +10,8 @@ mode, so the traced graph computes the emulator's integers exactly:
 - products of two variables (the 4 per constituent pair) stay ``vmul`` ops, i.e. DSPs;
   a constant coefficient times a variable becomes da4ml's shift-and-add (no DSP);
 - coefficients that depend on the multiplicity are ROMs (da4ml lookup tables) indexed by m;
-- masks are muxes on the valid bits, never multiplications.
+- the PUPPI front-end's tables are da4ml lookup tables indexed by their saturated index casts;
+- masks and selects are muxes on 1-bit signals, never multiplications.
 
 da4ml drops a cast whose interval analysis shows the value already fits; that is exact.
 """
@@ -28,8 +29,10 @@ from da4ml.types import CombLogic
 
 from nanotrig.canonical import CanonicalModel
 from nanotrig.fixed.hwmodel import coefficient_tables, quantize_coefficients
-from nanotrig.fixed.kernel import run_kernel
+from nanotrig.fixed.kernel import FRONT_END_TABLES, run_kernel
+from nanotrig.fixed.ops import dyadic
 from nanotrig.fixed.spec import FixedPointSpec
+from nanotrig.fixed.tables import quantize_tables, tables_for
 from nanotrig.fixed.types import FixedType
 
 # adder_size 1, carry_size -1: every adder one delay unit; no cut at trace time (see timing.py)
@@ -54,16 +57,6 @@ def naf_digits(raw: int) -> list[tuple[int, int]]:
         raw >>= 1
         k += 1
     return out
-
-
-def _dyadic(value: float) -> tuple[int, int]:
-    """value = raw * 2**-frac exactly (coefficients and constants are on a binary grid)."""
-    frac = 0
-    while value * 2.0**frac != int(value * 2.0**frac):
-        frac += 1
-        if frac > 80:
-            raise ValueError(f"constant {value!r} is not a binary fraction")
-    return int(value * 2.0**frac), frac
 
 
 class Lin:
@@ -128,7 +121,7 @@ class Lin:
             c, x = (o.const, self) if o.is_const else (self.const, o)
             if c == 0.0:
                 return Lin()
-            raw, frac = _dyadic(c)
+            raw, frac = dyadic(c)
             v = x.value()
             return Lin([v * (sign * 2.0 ** (k - frac)) for sign, k in naf_digits(raw)])
         return Lin([self.value() * o.value()])  # variable x variable: a DSP product
@@ -160,15 +153,28 @@ def input_variable(t: FixedType) -> FixedVariable:
 class TraceOps:
     """The kernel's ops on object arrays of ``Lin`` (see ``nanotrig.fixed.ops``)."""
 
-    def __init__(self, types: dict[str, FixedType], coefs: dict[str, np.ndarray]) -> None:
+    def __init__(
+        self,
+        types: dict[str, FixedType],
+        coefs: dict[str, np.ndarray],
+        tables: dict[str, np.ndarray] | None = None,
+    ) -> None:
         self.types = types
         self.coefs = coefs
+        self.tables = tables or {}
+        self.cast_stage: dict[Any, str] = {}  # da4ml variable id -> the kernel stage whose cast made it
         self._valid_bits: np.ndarray | None = None
         self._m: FixedVariable | None = None
 
     def cast(self, x: np.ndarray, stage: str, where: np.ndarray | None = None) -> np.ndarray:
         t = self.types[stage]
-        return _each(lambda v: Lin.of(quantize_var(Lin.of(v).value(), t)), x)
+
+        def one(v: Any) -> Lin:
+            q = quantize_var(Lin.of(v).value(), t)
+            self.cast_stage.setdefault(q.id, stage)
+            return Lin.of(q)
+
+        return _each(one, x)
 
     def relu(self, x: np.ndarray) -> np.ndarray:
         return _each(lambda v: Lin.of(Lin.of(v).value().relu()), x)
@@ -219,6 +225,34 @@ class TraceOps:
         values = table.astype(np.float64) * t.lsb
         return _objects(shape, Lin([self._m_tree().lookup(values)]))
 
+    def greater(self, x: np.ndarray, c: float) -> np.ndarray:
+        return _each(lambda v: (Lin.of(v) - c).value().is_positive(), x)
+
+    def exact(self, value: float) -> np.ndarray:
+        return _objects((), Lin(const=float(value)))  # 0-d: broadcasts element by element
+
+    def select(self, bit: np.ndarray, a: Any, b: Any) -> np.ndarray:
+        return _each(lambda k, x, y: Lin.of(k.msb_mux(Lin.of(x).value(), Lin.of(y).value())), bit, a, b)
+
+    def bind(self, x: np.ndarray) -> np.ndarray:
+        return _each(lambda v: Lin.of(Lin.of(v).value()), x)
+
+    def abs(self, x: np.ndarray) -> np.ndarray:
+        return _each(lambda v: Lin.of(abs(Lin.of(v).value())), x)
+
+    def lookup(self, x: np.ndarray, table: str) -> np.ndarray:
+        index_stage, value_stage, _ = FRONT_END_TABLES[table]
+        ti, tv = self.types[index_stage], self.types[value_stage]
+        values = self.tables[table].astype(np.float64) * tv.lsb
+        full = (ti.min_value, ti.max_value, ti.lsb)  # the table covers the whole index type
+
+        def one(v: Any) -> Lin:
+            out = Lin.of(v).value().lookup(values, original_qint=full)
+            self.cast_stage.setdefault(out.id, "tables")
+            return Lin([out])
+
+        return _each(one, x)
+
     def const(self, value: float, stage: str, shape: tuple[int, ...]) -> np.ndarray:
         from nanotrig.fixed.ops import quantize_int
 
@@ -231,23 +265,54 @@ class TraceOps:
 @dataclass
 class TracedKernel:
     comb: CombLogic
-    n_inputs: int
-    input_type: FixedType
+    # (port group name, words, word type) in the core's input order
+    input_groups: list[tuple[str, int, FixedType]]
     result_type: FixedType
+    # the kernel stage each op of ``comb`` belongs to (nanotrig.rtl.stages), when known
+    op_stages: list[str] | None = None
+
+    @property
+    def n_inputs(self) -> int:
+        return sum(n for _, n, _ in self.input_groups)
+
+    @property
+    def input_type(self) -> FixedType:
+        return self.input_groups[0][2]
+
+
+def input_groups(spec: FixedPointSpec, n_constituents: int) -> list[tuple[str, int, FixedType]]:
+    """The RTL's input ports: ``jet`` (4N words, ``jet[4k + c]``) or ``input_pt``, ``input_eta``,
+    ``input_phi`` (N words each), as the HLS top function's arrays."""
+    if spec.inputs == "cartesian":
+        return [("jet", 4 * n_constituents, spec["input"])]
+    return [(f"input_{name}", n_constituents, t) for name, t in spec.input_fields]
 
 
 def trace_kernel(model: CanonicalModel, spec: FixedPointSpec) -> TracedKernel:
-    """The combinational graph of one jet: inputs ``jet[4k + c]``, output the ``result`` word."""
+    """The combinational graph of one jet: inputs in port order, output the ``result`` word."""
     coefs = quantize_coefficients(coefficient_tables(model), spec.types)
-    ops = TraceOps(spec.types, coefs)
+    ops = TraceOps(spec.types, coefs, quantize_tables(tables_for(spec.inputs), spec.types))
     n = model.n_constituents
-    tin = spec["input"]
-    words = np.empty((1, n, 4), dtype=object)
-    for k in range(n):
-        for c in range(4):
-            words[0, k, c] = input_variable(tin)
-    out, _ = run_kernel(ops, _each(Lin.of, words), [ch.sign for ch in model.channels], model.beams)
+    groups = input_groups(spec, n)
+    if spec.inputs == "cartesian":
+        words = np.empty((1, n, 4), dtype=object)
+        for k in range(n):
+            for c in range(4):
+                words[0, k, c] = input_variable(spec["input"])
+        inputs = list(words.reshape(-1))  # jet[4k + c]
+        fields = [_each(Lin.of, words[:, :, c]) for c in range(4)]
+    else:
+        fields, inputs = [], []
+        for _, _, t in groups:
+            row = np.empty((1, n), dtype=object)
+            for k in range(n):
+                row[0, k] = input_variable(t)
+            inputs += list(row[0])  # all pT, then all eta, then all phi
+            fields.append(_each(Lin.of, row))
+    out, _ = run_kernel(ops, fields, [ch.sign for ch in model.channels], model.beams, spec.inputs)
     score = Lin.of(out.reshape(-1)[0]).value()
-    inputs = list(words.reshape(-1))
     comb = comb_trace(inputs, [score], keep_dead_inputs=True)
-    return TracedKernel(comb=comb, n_inputs=len(inputs), input_type=tin, result_type=spec["result"])
+    from nanotrig.rtl.stages import op_stages
+
+    labels = op_stages(comb, inputs, [score], ops.cast_stage)
+    return TracedKernel(comb=comb, input_groups=groups, result_type=spec["result"], op_stages=labels)

@@ -4,8 +4,9 @@ Ports (Verilog names; VHDL uses the same):
 
     ap_clk                 clock
     ap_rst                 synchronous reset, active high: clears the valid pipeline only
-    jet_ap_vld             input word group valid (one jet per cycle, II = 1)
-    jet_0 .. jet_{K-1}     input words, ``input_t`` raw bits (two's complement)
+    jet_ap_vld             input words valid (one jet per cycle, II = 1)
+    jet_0 .. jet_{K-1}     Cartesian input words, ``input_t`` raw bits (two's complement), or
+    input_pt_0 .. input_pt_{N-1}, input_eta_0 .., input_phi_0 ..   the PUPPI words
     score_0                output word, ``result_t`` raw bits
     score_0_ap_vld         high exactly ``latency`` cycles after ``jet_ap_vld``
 
@@ -34,19 +35,42 @@ class WordType:
 
 
 @dataclass(frozen=True)
+class InputGroup:
+    """One input array of the top function: ports ``<name>_0 .. <name>_{count-1}``."""
+
+    name: str
+    count: int
+    word: WordType
+
+    def port(self, i: int) -> str:
+        return f"{self.name}_{i}"
+
+
+@dataclass(frozen=True)
 class PortSpec:
     top: str
     core: str
-    n_inputs: int
-    input_type: WordType
+    inputs: tuple[InputGroup, ...]
     output_type: WordType
     latency: int  # register levels in the core = cycles from valid in to valid out
     in_valid: str = "jet_ap_vld"
-    in_word: str = "jet_{i}"
     out_word: str = "score_0"
     out_valid: str = "score_0_ap_vld"
     clock: str = "ap_clk"
     reset: str = "ap_rst"
+
+    @property
+    def n_inputs(self) -> int:
+        return sum(g.count for g in self.inputs)
+
+    @property
+    def in_word(self) -> str:
+        """The first input group's port name pattern (``{i}`` = word index)."""
+        return self.inputs[0].name + "_{i}"
+
+    def input_ports(self) -> list[tuple[str, WordType]]:
+        """(port name, word type) of every input word, in the core's input order."""
+        return [(g.port(i), g.word) for g in self.inputs for i in range(g.count)]
 
 
 def _field(qint: QInterval) -> tuple[int, int, bool]:
@@ -55,10 +79,10 @@ def _field(qint: QInterval) -> tuple[int, int, bool]:
     return int(k) + int(i) + int(f), int(f), bool(k)
 
 
-def input_slices(qints: list[QInterval], word: WordType) -> list[tuple[int, int]]:
+def input_slices(qints: list[QInterval], words: list[WordType]) -> list[tuple[int, int]]:
     """(msb, lsb) of each core input inside its port word; (-1, 0) for an unused (constant) input."""
     out = []
-    for n, q in enumerate(qints):
+    for n, (q, word) in enumerate(zip(qints, words, strict=True)):
         bits, frac, _ = _field(q)
         if bits == 0:
             out.append((-1, 0))
@@ -86,10 +110,11 @@ def output_placement(qint: QInterval, word: WordType) -> tuple[int, int, bool]:
 
 
 def verilog_wrapper(ports: PortSpec, inp_qints: list[QInterval], out_qint: QInterval) -> str:
-    w_in, w_out, lat = ports.input_type.width, ports.output_type.width, ports.latency
-    slices = input_slices(inp_qints, ports.input_type)
+    w_out, lat = ports.output_type.width, ports.latency
+    in_ports = ports.input_ports()
+    names, words = [n for n, _ in in_ports], [w for _, w in in_ports]
+    slices = input_slices(inp_qints, words)
     out_bits, out_shift, out_signed = output_placement(out_qint, ports.output_type)
-    names = [ports.in_word.format(i=i) for i in range(ports.n_inputs)]
 
     # Only the ports are visible to simulators' VPI (cocotb): marking them here lets Verilator
     # skip making the ~10^5 internal signals public, which dominates its build time.
@@ -99,7 +124,7 @@ def verilog_wrapper(ports: PortSpec, inp_qints: list[QInterval], out_qint: QInte
         f"    input  wire {ports.reset}{pub},",
         f"    input  wire {ports.in_valid}{pub},",
     ]
-    decl += [f"    input  wire [{w_in - 1}:0] {n}{pub}," for n in names]
+    decl += [f"    input  wire [{w.width - 1}:0] {n}{pub}," for n, w in in_ports]
     decl += [
         f"    output wire [{w_out - 1}:0] {ports.out_word}{pub},",
         f"    output wire {ports.out_valid}{pub}",
@@ -130,7 +155,7 @@ def verilog_wrapper(ports: PortSpec, inp_qints: list[QInterval], out_qint: QInte
 
     unused = [n for n, s in zip(names, slices, strict=True) if s[0] < 0]
     lint = ""
-    if unused or any(s[0] - s[1] + 1 < w_in for s in slices if s[0] >= 0):
+    if unused or any(s[0] - s[1] + 1 < w.width for s, w in zip(slices, words, strict=True) if s[0] >= 0):
         lint = "    // verilator lint_off UNUSEDSIGNAL\n"
 
     return f"""`timescale 1ns / 1ps
@@ -164,10 +189,11 @@ endmodule
 
 
 def vhdl_wrapper(ports: PortSpec, inp_qints: list[QInterval], out_qint: QInterval) -> str:
-    w_in, w_out, lat = ports.input_type.width, ports.output_type.width, ports.latency
-    slices = input_slices(inp_qints, ports.input_type)
+    w_out, lat = ports.output_type.width, ports.latency
+    in_ports = ports.input_ports()
+    names, words = [n for n, _ in in_ports], [w for _, w in in_ports]
+    slices = input_slices(inp_qints, words)
     out_bits, out_shift, out_signed = output_placement(out_qint, ports.output_type)
-    names = [ports.in_word.format(i=i) for i in range(ports.n_inputs)]
     used = [(n, s) for n, s in zip(names, slices, strict=True) if s[0] >= 0]
     core_in_bits = sum(msb - lsb + 1 for _, (msb, lsb) in used)
 
@@ -176,7 +202,7 @@ def vhdl_wrapper(ports: PortSpec, inp_qints: list[QInterval], out_qint: QInterva
         f"        {ports.reset} : in std_logic;",
         f"        {ports.in_valid} : in std_logic;",
     ]
-    decl += [f"        {n} : in std_logic_vector({w_in - 1} downto 0);" for n in names]
+    decl += [f"        {n} : in std_logic_vector({w.width - 1} downto 0);" for n, w in in_ports]
     decl += [
         f"        {ports.out_word} : out std_logic_vector({w_out - 1} downto 0);",
         f"        {ports.out_valid} : out std_logic",

@@ -30,7 +30,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         default="default",
         help="internal significant bits, e.g. default,10,12,15 (default: default)",
     )
-    p.add_argument("--inputs", default="cartesian", help="input word modes (today: cartesian)")
+    p.add_argument(
+        "--inputs", default="cartesian", help="input word modes, comma-separated: cartesian, puppi"
+    )
     p.add_argument("--reuse", default="1", help="reuse factors, II = R (today: 1)")
     p.add_argument("--clock", default="200", help="clocks in MHz, e.g. 200,240 (default 200)")
     p.add_argument(

@@ -1,7 +1,7 @@
 """One design point, run on a worker: emulator physics on the data, the RTL, Yosys, device fraction.
 
 ``inputs`` and ``reuse`` are passed through every layer to here; ``check_point_options`` is the
-one place that says which values exist (Cartesian input words and II = 1 today).
+one place that says which values exist (both input modes; II = 1 today).
 """
 
 from __future__ import annotations
@@ -12,16 +12,14 @@ from typing import Any
 from nanotrig.errors import NanotrigError
 
 # bump when a point's result for the same inputs would differ
-POINT_VERSION = 1
-INPUT_MODES = ("cartesian",)  # (E, px, py, pz) words; the L1 PUPPI (pT, eta, phi) mode is to come
+POINT_VERSION = 2
+INPUT_MODES = ("cartesian", "puppi")  # (E, px, py, pz) words, or Level-1 PUPPI (pT, eta, phi)
 REUSE_FACTORS = (1,)  # II = 1; II = R (shared pair multipliers) is to come
 
 
 def check_point_options(inputs: str, reuse: int) -> None:
     if inputs not in INPUT_MODES:
-        raise NanotrigError(
-            f"--inputs {inputs!r}: this version builds {', '.join(INPUT_MODES)} input words only"
-        )
+        raise NanotrigError(f"--inputs {inputs!r}: unknown input mode (modes: {', '.join(INPUT_MODES)})")
     if reuse not in REUSE_FACTORS:
         raise NanotrigError(
             f"--reuse {reuse}: this version builds reuse factor {', '.join(map(str, REUSE_FACTORS))} "
@@ -48,22 +46,27 @@ class ScanPoint:
 
 
 def _physics(model: Any, spec: Any, data: str) -> dict[str, Any]:
-    from nanotrig import metrics
     from nanotrig.data import read_jets
     from nanotrig.fixed.emulator import Emulator
-    from nanotrig.model.scoring import canonical_scores
+    from nanotrig.fixed.physics import compare, float_scores
 
     jets = read_jets(data, n_constituents=model.n_constituents)
-    emu = Emulator(model, spec).run(jets.pmu)
-    fixed = metrics.summary(jets.is_signal, emu.scores)
-    ref = metrics.summary(jets.is_signal, canonical_scores(model, jets.pmu))
+    emu = Emulator(model, spec).run(jets.pmu, ptetaphi=jets.ptetaphi)
+    # the float model sees the jets as the firmware does before quantization (massless for PUPPI)
+    r = compare(jets.is_signal, float_scores(model, jets.pmu, spec.inputs, jets.ptetaphi), emu.scores, spec)
     return {
-        "jets": fixed["jets"],
+        "jets": int(len(jets)),
         "jets_truncated": int(jets.n_truncated),
-        "accuracy": fixed["accuracy"],
-        "auc": fixed["auc"],
-        "rejection_30": fixed["rejection_30"],
-        "float": {k: ref[k] for k in ("accuracy", "auc", "rejection_30")},
+        "accuracy": r["accuracy_fixed"],
+        "auc": r["auc_fixed"],
+        "rejection_30": r["rejection30_fixed"],
+        "float": {
+            "accuracy": r["accuracy_float"],
+            "auc": r["auc_float"],
+            "rejection_30": r["rejection30_float"],
+        },
+        "decision_flips": r["decision_flips"],
+        "decision_flips_by_eff": r["decision_flips_by_eff"],
         "overflows": {k: int(v) for k, v in emu.overflows.items()},
         "overflow_total": int(emu.total_overflows),
     }
@@ -86,7 +89,7 @@ def _resources(rep: dict[str, Any]) -> dict[str, Any]:
     }
     if rep.get("lut") is not None:
         used = {"lut": rep["lut"], "ff": rep["ff"], "dsp": rep["dsp"]}
-        used["bram18"] = count_cells(rep.get("yosys_cells") or {})["bram18"]
+        used["bram18"] = rep.get("bram18", count_cells(rep.get("yosys_cells") or {})["bram18"])
         source = "Yosys estimate"
     else:  # no synthesis: LUT-eq of adders/muxes, products as DSPs, register bits as FFs
         used = {"lut": d["cost_without_products"], "ff": d["reg_bits"], "dsp": d["products"]}
@@ -110,19 +113,21 @@ def scan_point(
 ) -> dict[str, Any]:
     """The row of one point: its settings, physics on ``data`` (if given), latency, resources."""
     from nanotrig.canonical import CanonicalModel
+    from nanotrig.fixed.analysis import DeriveOptions, default_spec
     from nanotrig.report.bits_scan import spec_for_bits
-    from nanotrig.report.collect import default_spec_for, make_report, with_constituents
+    from nanotrig.report.collect import make_report, with_constituents
 
     p = ScanPoint(**point)
     check_point_options(p.inputs, p.reuse)
     canon = CanonicalModel.from_dict(model)
     m = canon if p.n_constituents == canon.n_constituents else with_constituents(canon, p.n_constituents)
-    spec = spec_for_bits(m, p.bits) if p.bits else default_spec_for(m)
+    spec = spec_for_bits(m, p.bits, p.inputs) if p.bits else default_spec(m, DeriveOptions(inputs=p.inputs))
     row: dict[str, Any] = {**p.to_dict(), "name": p.name}
-    row["types"] = {s: str(spec[s]) for s in ("input", "d", "z", "y", "A", "D", "result")}
+    words = [st for st in ("input", "input_pt") if st in spec.types]
+    row["types"] = {s: str(spec[s]) for s in (*words, "d", "z", "y", "A", "D", "result")}
     if data is not None:
         row.update(_physics(m, spec, data))
-    # inputs and reuse go on to the RTL here once it has them (check_point_options admits only
+    # the reuse factor goes on to the RTL here once it has one (check_point_options admits only
     # the values it builds today)
     rep = make_report(m, work_dir, spec, clock_mhz=p.clock_mhz, yosys=yosys)
     row.update(

@@ -7,8 +7,8 @@
 
 namespace nnet {
 
-// A: a constituent is present iff its energy word is > 0. Absent constituents are zeroed so
-// that whatever their momentum words hold, they add nothing downstream.
+// A: a constituent is present iff its energy word is > 0. Its words go to the products as they
+// are; the invariants of a pair with an absent constituent are zeroed after the cast (C).
 template <class input_T, typename CONFIG_T>
 void nanopelican_inputs(const input_T jet[CONFIG_T::n_const * 4], input_T p[CONFIG_T::n_const][4],
                         bool valid[CONFIG_T::n_part], unsigned &m) {
@@ -26,7 +26,7 @@ void nanopelican_inputs(const input_T jet[CONFIG_T::n_const * 4], input_T p[CONF
         count += present;
         for (unsigned c = 0; c < 4; c++) {
             #pragma HLS UNROLL
-            p[k][c] = present ? jet[4 * k + c] : input_T(0);
+            p[k][c] = jet[4 * k + c];
         }
     }
     m = count; // table index: M - M_min = number of present constituents
@@ -36,7 +36,7 @@ void nanopelican_inputs(const input_T jet[CONFIG_T::n_const * 4], input_T p[CONF
 // both d[i][j] and d[j][i]: 4 multipliers per pair, the only general multipliers of the design.
 // Beam pairs need no multiplier: b+.p = E - pz, b-.p = E + pz, b+.b- = 2. d_ii = 0 (massless).
 template <class input_T, typename CONFIG_T>
-void nanopelican_pair_invariants(const input_T p[CONFIG_T::n_const][4],
+void nanopelican_pair_invariants(const input_T p[CONFIG_T::n_const][4], const bool valid[CONFIG_T::n_part],
                                  typename CONFIG_T::d_t d[CONFIG_T::n_part][CONFIG_T::n_part]) {
     #pragma HLS INLINE
     #pragma HLS ALLOCATION operation instances=mul limit=CONFIG_T::multiplier_limit
@@ -51,8 +51,9 @@ void nanopelican_pair_invariants(const input_T p[CONFIG_T::n_const][4],
             #pragma HLS UNROLL
             const typename CONFIG_T::d_t plus = p[k][0] - p[k][3];  // b+ = (1, 0, 0, +1)
             const typename CONFIG_T::d_t minus = p[k][0] + p[k][3]; // b- = (1, 0, 0, -1)
-            d[0][nb + k] = d[nb + k][0] = plus;
-            d[1][nb + k] = d[nb + k][1] = minus;
+            const bool present = valid[nb + k];
+            d[0][nb + k] = d[nb + k][0] = present ? plus : typename CONFIG_T::d_t(0);
+            d[1][nb + k] = d[nb + k][1] = present ? minus : typename CONFIG_T::d_t(0);
         }
     }
     for (unsigned i = 0; i < CONFIG_T::n_const; i++) {
@@ -62,7 +63,8 @@ void nanopelican_pair_invariants(const input_T p[CONFIG_T::n_const][4],
             // exact products and sums (ap_fixed widens), one cast to d_t
             const typename CONFIG_T::d_t dij =
                 p[i][0] * p[j][0] - p[i][1] * p[j][1] - p[i][2] * p[j][2] - p[i][3] * p[j][3];
-            d[nb + i][nb + j] = d[nb + j][nb + i] = dij;
+            const bool both = valid[nb + i] && valid[nb + j];
+            d[nb + i][nb + j] = d[nb + j][nb + i] = both ? dij : typename CONFIG_T::d_t(0);
         }
     }
 }
