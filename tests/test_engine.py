@@ -36,6 +36,15 @@ def interrupting(x: int, marks: str, stop_at: int) -> dict:
     return square(x, marks)
 
 
+def gated(x: int, marks: str, gate: str) -> dict:
+    """Tasks 0 and 1 run at once, the others wait until the file ``gate`` exists: a Ctrl-C after
+    two results always finds unfinished work, however slow the machine."""
+    deadline = time.monotonic() + 300
+    while x >= 2 and not Path(gate).exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return square(x, marks)
+
+
 def executions(marks: Path, x: int) -> int:
     return len(list(marks.glob(f"{x}.*")))
 
@@ -114,9 +123,8 @@ def test_local_cluster_listens_on_localhost_and_resumes_after_ctrl_c(tmp_path: P
     marks = tmp_path / "marks"
     marks.mkdir()
     store = TaskStore(tmp_path / "store")
-    # 10 tasks of 1.5 s on 2 workers: the interrupt lands with most of them unfinished even when
-    # a loaded machine delays the watcher by seconds
-    tasks = tasks_of(range(10), marks, sleep=1.5)
+    gate = tmp_path / "gate"
+    tasks = tasks_of(range(10), marks, gated, gate=str(gate))
 
     def ctrl_c_after_two_results() -> None:
         deadline = time.monotonic() + 60
@@ -135,6 +143,7 @@ def test_local_cluster_listens_on_localhost_and_resumes_after_ctrl_c(tmp_path: P
         watcher.join()
     finished = [t for t in tasks if store.load(t) is not None]
     assert 2 <= len(finished) < len(tasks)
+    gate.touch()
     with Engine(ClusterSpec("local", workers=2)) as engine:
         res = fan_out(engine, tasks, store, progress=False)
     assert (res.ran, res.skipped) == (len(tasks) - len(finished), len(finished))
