@@ -33,7 +33,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--inputs", default="cartesian", help="input word modes, comma-separated: cartesian, puppi"
     )
-    p.add_argument("--reuse", default="1", help="reuse factors, II = R (today: 1)")
+    p.add_argument(
+        "--reuse", default="1", help="reuse factors, II = R cycles per jet, e.g. 1,2,3,5,9 (default 1)"
+    )
     p.add_argument("--clock", default="200", help="clocks in MHz, e.g. 200,240 (default 200)")
     p.add_argument(
         "--data", type=Path, default=None, help="jets for the physics (default: the shipped sample)"
