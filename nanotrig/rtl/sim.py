@@ -157,12 +157,16 @@ def run_bench(
     return summary
 
 
-def _group_ports(build: Any) -> dict[str, Any]:
-    """The port map of a build's input arrays (one group for the Cartesian ``jet`` array)."""
+def _build_ports(build: Any) -> dict[str, Any]:
+    """The port map of a build: its input arrays (one group for the Cartesian ``jet`` array) and,
+    for II = R > 1, the ready output."""
+    out: dict[str, Any] = {}
     groups = build.groups()
-    if len(groups) <= 1:
-        return {}
-    return {"in_groups": [{"word": f"{n}_{{i}}", "count": c, "width": t.width} for n, c, t in groups]}
+    if len(groups) > 1:
+        out["in_groups"] = [{"word": f"{n}_{{i}}", "count": c, "width": t.width} for n, c, t in groups]
+    if build.ports.get("in_ready"):
+        out["in_ready"] = build.ports["in_ready"]
+    return out
 
 
 def simulate_jets(
@@ -199,7 +203,7 @@ def simulate_jets(
         in_width=tin.width,
         out_width=tout.width,
         out_signed=tout.signed,
-        ports=_group_ports(build),
+        ports=_build_ports(build),
         bubble_prob=bubble_prob,
         resets=resets,
         seed=seed,
@@ -210,6 +214,7 @@ def simulate_jets(
     summary = run_bench(cfg, words, emu.raw, sim, work)
     summary["emulator_overflows"] = emu.total_overflows
     summary["inputs"] = spec.inputs
+    summary["ii"] = build.ii
     if labels is not None:
         from nanotrig.fixed.physics import compare, float_scores
 

@@ -207,6 +207,16 @@ class TraceOps:
         self._m = None
         return bits
 
+    def use_valid_bits(self, bits: np.ndarray) -> None:
+        """Valid bits that arrive as inputs (a piece of the kernel traced on its own): the ROM
+        address m is their popcount."""
+        self._valid_bits = bits
+        self._m = None
+
+    def use_m(self, m: FixedVariable) -> None:
+        """The ROM address m itself as an input (a piece of the kernel after the valid bits)."""
+        self._m = m
+
     def _m_tree(self) -> FixedVariable:
         if self._m is None:
             if self._valid_bits is None:
