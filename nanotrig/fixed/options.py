@@ -35,7 +35,10 @@ def add_spec_arguments(p: argparse.ArgumentParser, input_words: bool = True) -> 
     p.add_argument("--input-eta", default="ap_int<12>", help="PUPPI eta word in steps of pi/720 (ap_int<12>)")
     p.add_argument("--input-phi", default="ap_int<11>", help="PUPPI phi word in steps of pi/720 (ap_int<11>)")
     p.add_argument(
-        "--pair-table", choices=TABLE_IMPLEMENTATIONS, default=None, help="PUPPI pair ROMs in LUTs or BRAM"
+        "--pair-table",
+        choices=TABLE_IMPLEMENTATIONS,
+        default=None,
+        help="PUPPI pair ROMs (default bram_deta: cosh-1 in BRAM)",
     )
     p.add_argument(
         "--beam-table", choices=TABLE_IMPLEMENTATIONS, default=None, help="PUPPI beam ROMs in LUTs or BRAM"
