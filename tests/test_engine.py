@@ -125,6 +125,10 @@ def test_local_cluster_listens_on_localhost_and_resumes_after_ctrl_c(tmp_path: P
     store = TaskStore(tmp_path / "store")
     gate = tmp_path / "gate"
     tasks = tasks_of(range(10), marks, gated, gate=str(gate))
+    # Python's own Ctrl-C handler, as in a fresh `nanotrig` process (a test run earlier in the same
+    # pytest process may have replaced it)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    request_restore = previous if previous is not None else signal.SIG_DFL
 
     def ctrl_c_after_two_results() -> None:
         deadline = time.monotonic() + 60
@@ -141,6 +145,7 @@ def test_local_cluster_listens_on_localhost_and_resumes_after_ctrl_c(tmp_path: P
         with pytest.raises(KeyboardInterrupt):
             fan_out(engine, tasks, store, progress=False)
         watcher.join()
+    signal.signal(signal.SIGINT, request_restore)
     finished = [t for t in tasks if store.load(t) is not None]
     assert 2 <= len(finished) < len(tasks)
     gate.touch()
