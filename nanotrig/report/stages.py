@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from nanotrig.plotting import save_figure
 from nanotrig.report.yosys import count_cells, expanded_cells, run_yosys
 from nanotrig.rtl.build import RtlBuild
 from nanotrig.rtl.hierarchy import module_name
@@ -92,9 +93,5 @@ def plot_stages(stages: dict[str, dict[str, int]], out_png: Path, title: str) ->
         ax.grid(axis="y", alpha=0.3)
     axes[-1].legend(*axes[0].get_legend_handles_labels(), fontsize=7, loc="upper left", bbox_to_anchor=(1, 1))
     fig.suptitle(title)
-    fig.tight_layout()
-    out_png.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out_png, dpi=110)
-    plt.close(fig)
-    out_png.with_suffix(".json").write_text(json.dumps({"title": title, "stages": stages}, indent=1) + "\n")
+    save_figure(fig, out_png, {"title": title, "stages": stages}, dpi=110)
     return out_png

@@ -3,9 +3,10 @@ latency against N. Each PNG has the numbers it shows next to it as JSON."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
+
+from nanotrig.plotting import save_figure
 
 
 def pareto_front(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
@@ -61,11 +62,7 @@ def plot_pareto(scan: dict[str, Any], out_png: Path, title: str) -> Path | None:
             "front": [{"device_fraction_percent": x, key: y} for x, y in front],
         }
     fig.suptitle(title)
-    fig.tight_layout()
-    out_png.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out_png, dpi=120)
-    plt.close(fig)
-    out_png.with_suffix(".json").write_text(json.dumps(numbers, indent=1) + "\n")
+    save_figure(fig, out_png, numbers)
     return out_png
 
 
@@ -102,11 +99,7 @@ def plot_latency(scan: dict[str, Any], out_png: Path, title: str) -> Path:
     ax_c.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax_c.legend(fontsize=7)
     fig.suptitle(title)
-    fig.tight_layout()
-    out_png.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out_png, dpi=120)
-    plt.close(fig)
-    out_png.with_suffix(".json").write_text(json.dumps(numbers, indent=1) + "\n")
+    save_figure(fig, out_png, numbers)
     return out_png
 
 
@@ -178,10 +171,6 @@ def plot_map(scan: dict[str, Any], out_png: Path, title: str) -> Path | None:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
     ax.set_title(title + "\none jet per 25 ns only", fontsize=9)
-    fig.tight_layout()
-    out_png.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out_png, dpi=120)
-    plt.close(fig)
     numbers = {
         "title": title,
         "device_source": source,
@@ -192,15 +181,27 @@ def plot_map(scan: dict[str, Any], out_png: Path, title: str) -> Path | None:
             {
                 k: r.get(k)
                 for k in (
-                    "name", "model", "n_constituents", "inputs", "ii", "clock_mhz", "latency_ns",
-                    "device_fraction", "device_scarcest", "dsp", "lut", "ff", "auc", "rejection_30",
+                    "name",
+                    "model",
+                    "n_constituents",
+                    "inputs",
+                    "ii",
+                    "clock_mhz",
+                    "latency_ns",
+                    "device_fraction",
+                    "device_scarcest",
+                    "dsp",
+                    "lut",
+                    "ff",
+                    "auc",
+                    "rejection_30",
                 )
             }
             | {"float": r.get("float")}
             for r in rows
         ],  # fmt: skip
     }
-    out_png.with_suffix(".json").write_text(json.dumps(numbers, indent=1) + "\n")
+    save_figure(fig, out_png, numbers)
     return out_png
 
 
@@ -240,9 +241,5 @@ def plot_vs_n(scan: dict[str, Any], out_png: Path, title: str) -> Path | None:
         for r in rows
     ]  # fmt: skip
     fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
-    out_png.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out_png, dpi=120)
-    plt.close(fig)
-    out_png.with_suffix(".json").write_text(json.dumps(numbers, indent=1) + "\n")
+    save_figure(fig, out_png, numbers)
     return out_png
