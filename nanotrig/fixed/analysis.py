@@ -41,7 +41,12 @@ import numpy as np
 
 from nanotrig.canonical import CanonicalModel
 from nanotrig.errors import NanotrigError
-from nanotrig.fixed.hwmodel import coefficient_tables, coefficient_type, quantize_coefficients
+from nanotrig.fixed.hwmodel import (
+    coefficient_tables,
+    coefficient_type,
+    quantize_coefficients,
+    truncation_offsets,
+)
 from nanotrig.fixed.kernel import COEF_NAMES, UNSIGNED_STAGES, batch_size, check_mode, run_kernel
 from nanotrig.fixed.ops import RangeOps
 from nanotrig.fixed.quantize import quantize_jets
@@ -212,6 +217,14 @@ def derive_spec(
             margin_bits=opts.margin_bits,
             rounding=opts.rounding,
             overflow=overflow,
+        )
+    # the constants also carry the truncation offsets (hwmodel.truncation_offsets): their types
+    # must hold the shifted values
+    tables = coefficient_tables(model)
+    offsets = truncation_offsets(model, tables, types)
+    for name, offset in offsets.items():
+        types["w_" + name] = coefficient_type(
+            tables[name] + offset, weight_bits_for(model.n_constituents, opts), name
         )
     provenance = {
         "derived_by": "nanotrig.fixed.analysis.derive_spec",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from nanotrig.canonical import CanonicalModel
-from nanotrig.fixed.hwmodel import coefficient_tables, quantize_coefficients
+from nanotrig.fixed.hwmodel import hardware_coefficients
 from nanotrig.fixed.kernel import COEF_NAMES, FRONT_END_TABLES, PHI_HALF_TURN, run_kernel
 from nanotrig.fixed.ops import Fx, IntOps
 from nanotrig.fixed.spec import FixedPointSpec, table_storage
@@ -28,7 +28,7 @@ STORAGE = {"lut": "lutram", "bram": "bram"}
 def accumulator_types(model: CanonicalModel, spec: FixedPointSpec) -> dict[str, str]:
     """Exact types for the loop accumulators, from the emulator's static bit bounds (which
     depend only on the types, so one all-zero jet is enough to obtain them)."""
-    coefs = quantize_coefficients(coefficient_tables(model), spec.types)
+    coefs = hardware_coefficients(model, spec.types)
     ops = IntOps(spec.types, coefs, quantize_tables(tables_for(spec.inputs), spec.types))
     fields = [
         Fx(np.zeros((1, model.n_constituents), dtype=np.int64), t.frac, t.width) for _, t in spec.input_fields
@@ -128,7 +128,7 @@ def config_struct(
     if spec["result"].width > MAX_RESULT_WIDTH:
         raise ValueError(f"stage 'result': {spec['result']} wider than {MAX_RESULT_WIDTH} bits")
     n, p = model.n_constituents, model.n_particles
-    coefs = quantize_coefficients(coefficient_tables(model), spec.types)
+    coefs = hardware_coefficients(model, spec.types)
     acc = accumulator_types(model, spec)
     d_t = spec["d"]
     beam_beam = int(IntOps(spec.types, coefs).const(2.0, "d", (1,)).v[0])

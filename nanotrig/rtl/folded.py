@@ -32,7 +32,7 @@ from da4ml.types import CombLogic, QInterval
 
 from nanotrig.canonical import CanonicalModel
 from nanotrig.fixed import kernel
-from nanotrig.fixed.hwmodel import coefficient_tables, quantize_coefficients
+from nanotrig.fixed.hwmodel import hardware_coefficients
 from nanotrig.fixed.spec import FixedPointSpec
 from nanotrig.fixed.tables import quantize_tables, tables_for
 from nanotrig.rtl.schedule import FoldSchedule, fold_schedule
@@ -139,7 +139,7 @@ def _sum_interval(t: Any, terms: int, nonnegative: bool = False) -> QInterval:
 
 
 def _ops(model: CanonicalModel, spec: FixedPointSpec) -> TraceOps:
-    coefs = quantize_coefficients(coefficient_tables(model), spec.types)
+    coefs = hardware_coefficients(model, spec.types)
     return TraceOps(spec.types, coefs, quantize_tables(tables_for(spec.inputs), spec.types))
 
 

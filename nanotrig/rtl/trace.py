@@ -28,7 +28,7 @@ from da4ml.trace.ops import reduce
 from da4ml.types import CombLogic
 
 from nanotrig.canonical import CanonicalModel
-from nanotrig.fixed.hwmodel import coefficient_tables, quantize_coefficients
+from nanotrig.fixed.hwmodel import hardware_coefficients
 from nanotrig.fixed.kernel import FRONT_END_TABLES, run_kernel
 from nanotrig.fixed.ops import dyadic
 from nanotrig.fixed.spec import FixedPointSpec
@@ -300,7 +300,7 @@ def input_groups(spec: FixedPointSpec, n_constituents: int) -> list[tuple[str, i
 
 def trace_kernel(model: CanonicalModel, spec: FixedPointSpec) -> TracedKernel:
     """The combinational graph of one jet: inputs in port order, output the ``result`` word."""
-    coefs = quantize_coefficients(coefficient_tables(model), spec.types)
+    coefs = hardware_coefficients(model, spec.types)
     ops = TraceOps(spec.types, coefs, quantize_tables(tables_for(spec.inputs), spec.types))
     n = model.n_constituents
     groups = input_groups(spec, n)
