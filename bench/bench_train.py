@@ -144,6 +144,9 @@ def epoch_s(n: int, baseline: bool) -> tuple[float, int, float]:
 
 
 def run() -> tuple[str, list[str], list[list[object]]]:
+    from nanotrig.model.train import training_threads
+
+    training_threads()  # as `nanotrig train` runs (before any op; the baseline runs under it too)
     header = ["measurement", "new", "load", "step-by-step (before)", "load ", "speed-up", "note"]
     rows: list[list[object]] = []
     keys: dict[str, object] = {}

@@ -173,20 +173,29 @@ def forward(layer: Any, pmu: Any, training: bool | None) -> Any:
     u_i = ops.where(valid[:, None, :] > 0, w4[..., None] * agg[:, None] + u_const[..., None], big)  # B, C, P
 
     # The one (B, C, P, P) pass: z from one rank-7 product per jet, then ReLU and two sums.
-    # Left rows (h, i): [k_h pe_i, U_hi, w3_h, 1]; right rows j: [p_j, 1, R_j, 0 or -BIG].
+    # Left rows (h, i): [k_h pe_i, U_hi, w3_h, 1]; right rows j: [p_j, 1, R_j, 0 or -BIG]. Both are
+    # laid out with the 7 features first, so that each concatenated piece is a contiguous block
+    # per jet (features last made ~10^5 copies of 1-4 floats: the costliest op of a step).
+    pe_t = ops.transpose(pe, (0, 2, 1))  # (B, 4, P)
     left = ops.concatenate(
         [
-            kappa[None, :, None, None] * pe[:, None],
-            u_i[..., None],
-            ops.broadcast_to(w3_b[:, :, None, None], (batch, c, n_part, 1)),
-            ops.ones_like(u_i)[..., None],
+            pe_t[:, :, None, :] * kappa[None, None, :, None],
+            u_i[:, None],
+            ops.broadcast_to(w3_b[:, None, :, None], (batch, 1, c, n_part)),
+            ops.ones_like(u_i)[:, None],
         ],
-        axis=-1,
-    )
+        axis=1,
+    )  # (B, 7, C, P)
     right = ops.concatenate(
-        [p, ops.ones_like(agg)[..., None], agg[..., None], ops.where(valid > 0, 0.0, big)[..., None]], axis=-1
-    )
-    y = ops.relu(ops.einsum("bxk,bjk->bxj", ops.reshape(left, (batch, c * n_part, 7)), right))
+        [
+            ops.transpose(p, (0, 2, 1)),
+            ops.ones_like(agg)[:, None],
+            agg[:, None],
+            ops.where(valid > 0, 0.0, big)[:, None],
+        ],
+        axis=1,
+    )  # (B, 7, P)
+    y = ops.relu(ops.einsum("bkx,bkj->bxj", ops.reshape(left, (batch, 7, c * n_part)), right))
     sum_y = ops.sum(ops.reshape(ops.sum(y, axis=2), (batch, c, n_part)), axis=2)
     if training:
         sum_y2 = ops.sum(ops.reshape(ops.sum(ops.square(y), axis=2), (batch, c, n_part)), axis=2)

@@ -293,8 +293,26 @@ class _EpochEnd(keras.callbacks.Callback):
         self.data.close()
 
 
+def training_threads() -> dict[str, int] | None:
+    """One thread per TensorFlow op, the cores across independent ops (unless the user set
+    TF_NUM_INTRAOP_THREADS). A step is ~1,000 small ops, and splitting each over two threads cost
+    more than it gained: ms per step on 2 cores 8.3 against 9.5-10.2 at N = 20, 43.3 against 45.9
+    at N = 80 (``make bench BENCH=train``). Only possible before TensorFlow's first op; later
+    (a Dask worker's, or the user's process that already ran one) it changes nothing."""
+    if keras.backend.backend() != "tensorflow" or "TF_NUM_INTRAOP_THREADS" in os.environ:
+        return None
+    import tensorflow as tf
+
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(1)
+    except RuntimeError:  # the runtime is up: its settings stay
+        return None
+    return {"intra_op": 1, "inter_op": tf.config.threading.get_inter_op_parallelism_threads()}
+
+
 def train(cfg: TrainConfig, log=print) -> dict[str, Any]:
     """Train (or resume) one model; returns the final summary (also written to the run dir)."""
+    training_threads()
     run = cfg.run_dir
     run.mkdir(parents=True, exist_ok=True)
     logfile = (run / "log.txt").open("a")
