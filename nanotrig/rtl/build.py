@@ -25,6 +25,7 @@ import numpy as np
 
 from nanotrig.canonical import CanonicalModel
 from nanotrig.errors import NanotrigError
+from nanotrig.fixed.hwmodel import hardware_coefficients
 from nanotrig.fixed.kernel import FRONT_END_TABLES
 from nanotrig.fixed.spec import FixedPointSpec, table_storage
 from nanotrig.fixed.tables import quantize_tables, tables_for
@@ -150,6 +151,9 @@ def build_key(
         "clock_mhz": clock_mhz,
         "vhdl": vhdl,
         "generator": GENERATOR_VERSION,
+        # the integers the ROMs and constant multipliers hold: a change in how they are derived
+        # (e.g. the truncation offsets) must not reuse RTL built with the old ones
+        "coefficients": {k: v.tolist() for k, v in sorted(hardware_coefficients(model, spec.types).items())},
     }
     if reuse_factor != 1:  # II = 1 keys stay what they were
         what.update(reuse_factor=reuse_factor, fold_generator=FOLD_GENERATOR_VERSION)
