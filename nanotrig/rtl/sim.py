@@ -8,7 +8,7 @@ import os
 import sys
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -169,6 +169,27 @@ def _build_ports(build: Any) -> dict[str, Any]:
     return out
 
 
+def bench_config(build: Any, sim: str = "icarus", **overrides: Any) -> BenchConfig:
+    """The bench settings of an RTL build (``nanotrig.rtl.build.RtlBuild``): its sources for the
+    simulator, top, latency, word widths, port map and clock; ``overrides`` replace any field."""
+    tin, tout = build.word_types()
+    vhdl = sim == "ghdl"
+    if vhdl and "vhdl" not in build.files:
+        raise NanotrigError(f"{build.out_dir}: no VHDL was written (regenerate without --no-vhdl)")
+    cfg = BenchConfig(
+        sources=build.vhdl_sources if vhdl else build.verilog_sources,
+        top=build.top,
+        latency=build.latency_cycles,
+        in_width=tin.width,
+        out_width=tout.width,
+        out_signed=tout.signed,
+        ports=_build_ports(build),
+        period_ns=build.period_ns,
+        workdir=Path(build.out_dir) / "vhdl" if vhdl else build.verilog_dir,
+    )
+    return replace(cfg, **overrides)
+
+
 def simulate_jets(
     build: Any,
     model: Any,
@@ -192,24 +213,7 @@ def simulate_jets(
 
     emu = Emulator(model, spec).run(pmu, ptetaphi=ptetaphi)
     words = emu.inputs.port_words()
-    tin, tout = build.word_types()
-    vhdl = sim == "ghdl"
-    if vhdl and "vhdl" not in build.files:
-        raise NanotrigError(f"{build.out_dir}: no VHDL was written (regenerate without --no-vhdl)")
-    cfg = BenchConfig(
-        sources=build.vhdl_sources if vhdl else build.verilog_sources,
-        top=build.top,
-        latency=build.latency_cycles,
-        in_width=tin.width,
-        out_width=tout.width,
-        out_signed=tout.signed,
-        ports=_build_ports(build),
-        bubble_prob=bubble_prob,
-        resets=resets,
-        seed=seed,
-        period_ns=build.period_ns,
-        workdir=Path(build.out_dir) / "vhdl" if vhdl else build.verilog_dir,
-    )
+    cfg = bench_config(build, sim, bubble_prob=bubble_prob, resets=resets, seed=seed)
     work = Path(work_dir) if work_dir is not None else Path(build.out_dir) / "sim"
     summary = run_bench(cfg, words, emu.raw, sim, work)
     summary["emulator_overflows"] = emu.total_overflows
