@@ -17,7 +17,7 @@ from pathlib import Path
 from nanotrig.errors import NanotrigError
 from nanotrig.rtl.tools import yosys_path
 
-_LUT = re.compile(r"^LUT[1-6]$")
+_LUT = re.compile(r"^LUT([1-6]|6_2)$")  # a LUT6_2 is one LUT6 with two outputs
 _SRL = re.compile(r"^SRL(16E|C32E)$")
 _FF = re.compile(r"^FD[RSCP]E$")
 _CARRY = re.compile(r"^CARRY[48]$")

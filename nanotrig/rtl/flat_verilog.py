@@ -23,6 +23,7 @@ import numpy as np
 from da4ml.codegen.rtl.verilog.comb import gen_memfile, get_table_name_memfile
 from da4ml.types import CombLogic, Op, Pipeline, QInterval, minimal_kif
 
+from nanotrig.rtl.adder_trees import Operand, SumWriter, absorbable, add3_module, sum_trees, user_counts
 from nanotrig.rtl.bram import BramRead, BramWriter, read_for, table_name
 
 
@@ -71,8 +72,10 @@ class StageWriter:
         core: str,
         bram_tables: dict[str, np.ndarray] | None = None,
         labels: list[str] | None = None,
+        ternary: bool = True,
     ) -> None:
         self.sol, self.stage, self.core = sol, stage, core
+        self.ternary = ternary
         self.lines: list[str] = []
         self.owners: list[str] = []  # the kernel stage group of each line (nanotrig.rtl.stages)
         self.labels = labels
@@ -104,14 +107,18 @@ class StageWriter:
     def write(self, inputs: list[str]) -> None:
         """``inputs[j]``: the register feeding input j of this stage (already declared)."""
         refs = self.sol.ref_count
+        trees, folded = sum_trees(self.sol) if self.ternary else ({}, set())
+        self.users = user_counts(self.sol) if trees else []
         for i, op in enumerate(self.sol.ops):
             self.current = self.labels[i] if self.labels else ""
             k, ii, f = _kif(op.qint)
             w = k + ii + f
             self.vals[i] = Val(self.name(i), w, bool(k), f)
-            if refs[i] == 0 or w == 0:
+            if refs[i] == 0 or w == 0 or i in folded:
                 continue
-            if op.opcode == -1:
+            if i in trees:
+                self._sum_tree(self.vals[i], trees[i])
+            elif op.opcode == -1:
                 self.vals[i] = Val(inputs[op.id0], w, bool(k), f)
             elif op.opcode == 8 and self._bram(i, op, w):
                 continue  # read at the stage boundary into the next stage's register
@@ -122,6 +129,21 @@ class StageWriter:
                 self._emit(f"{rom} {self.name(i)}_rom ({a.name}, {self.name(i)});")
             else:
                 self._emit(f"wire [{w - 1}:0] {self.name(i)} = {self._expr(op, w, f)};")
+
+    def _sum_tree(self, result: Val, terms: list) -> None:
+        """A sum of three or more terms as ternary adders (``nanotrig.rtl.adder_trees``)."""
+        soft, hard = [], []
+        for t in terms:
+            v, q = self.val(t.op), self.sol.ops[t.op].qint
+            lo, hi = round(q.min * 2.0**v.frac), round(q.max * 2.0**v.frac)
+            o = Operand(v.name, v.width, v.signed, t.shift, t.negative, lo, hi)
+            (soft if absorbable(self.sol, t.op, self.users) else hard).append(o)
+        root = Operand(result.name, result.width, result.signed, 0, False, 0, 0)
+        module = f"{self.core}_add3"
+        self.roms.setdefault(module, add3_module(module))
+        SumWriter(module, self._emit, lambda o, w, sh: ext(Val(o.name, o.width, o.signed, 0), w, sh)).write(
+            root, soft, hard
+        )
 
     def _emit(self, line: str) -> None:
         self.lines.append(line)
