@@ -176,8 +176,9 @@ def test_coefficient_roms_keep_relative_precision_over_decades():
 
 def test_internal_bits_grow_with_n_so_the_n80_model_keeps_its_auc():
     """At N = 80 the largest pair values are ~4x those at N = 20 while the small ones that carry
-    the physics are not: without the extra bits the shipped c2-n80 loses ~0.003 in AUC on the
-    sample (~0.005 before the constants carried the truncation offsets)."""
+    the physics are not: without the extra bits the shipped c2-n80's score error grows by half on
+    the sample (rms 0.065 -> 0.10, AUC -0.0001 -> -0.0005). (With the jet biases at the pair
+    values' LSB, as before bias_bits, that loss was 0.003-0.007 in AUC: docs/firmware.md.)"""
     from dataclasses import replace
 
     from nanotrig.models import resolve_model
@@ -192,7 +193,10 @@ def test_internal_bits_grow_with_n_so_the_n80_model_keeps_its_auc():
     assert abs(metrics.auc(jets.is_signal, res.scores) - float_auc) < 0.0015
     flat = default_spec(model, replace(DeriveOptions(), reference_constituents=80))  # no extra bits
     assert flat["z"].lsb == 4 * spec["z"].lsb
-    assert metrics.auc(jets.is_signal, emulate(model, jets.pmu, flat).scores) < float_auc - 0.002
+    w_float = model.evaluate(jets.pmu)
+    w_flat = emulate(model, jets.pmu, flat).scores
+    assert np.std(res.scores - w_float) < 0.75 * np.std(w_flat - w_float)
+    assert metrics.auc(jets.is_signal, w_flat) < metrics.auc(jets.is_signal, res.scores)
 
 
 @pytest.mark.parametrize("name", ["c2-n40", "c2-n80"])

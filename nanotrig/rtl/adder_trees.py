@@ -144,7 +144,8 @@ def _bits(lo: int, hi: int) -> tuple[int, bool]:
 
 
 def _combine(parts: list[Operand], name: str) -> Operand:
-    """The partial sum of ``parts`` as a new non-negative operand at their finest LSB."""
+    """The partial sum of ``parts`` as a new (added) operand at their finest LSB, as wide as its
+    interval needs."""
     shift = min(p.shift for p in parts)
     lo = hi = 0
     for p in parts:
