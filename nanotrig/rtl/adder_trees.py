@@ -30,11 +30,13 @@ _ABSORBABLE = {2, 6, -6, 10}
 @dataclass(frozen=True)
 class Term:
     """One operand of a sum: value ``op`` of the stage, shifted left by ``shift`` LSBs of the
-    sum's result, added or subtracted."""
+    sum's result, added or subtracted; ``soft``: a single-user mask / ReLU / bit operation, best
+    added by an ordinary adder, whose LUT takes its logic in."""
 
     op: int
     shift: int
     negative: bool
+    soft: bool = False
 
 
 def _frac(sol: CombLogic, i: int) -> int:
@@ -102,21 +104,16 @@ def sum_trees(sol: CombLogic) -> tuple[dict[int, list[Term]], set[int]]:
                     members.append(k)
                     stack.append((k, shift + sh, neg ^ ng))
                 elif widths[k] > 0:
-                    terms.append(Term(k, shift + sh, neg ^ ng))
+                    terms.append(Term(k, shift + sh, neg ^ ng, _absorbable(sol, k, count)))
         if len(terms) >= 3:
             trees[root] = terms
             folded.update(members)
     return trees, folded
 
 
-def absorbable(sol: CombLogic, i: int, count: list[int]) -> bool:
-    """A single-user mask / ReLU / bit operation: best added by an ordinary adder."""
+def _absorbable(sol: CombLogic, i: int, count: list[int]) -> bool:
     op = sol.ops[i]
     return count[i] == 1 and (op.opcode in _ABSORBABLE or (op.opcode == 9 and op.data == 0))
-
-
-def user_counts(sol: CombLogic) -> list[int]:
-    return _users(sol)[0]
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ import numpy as np
 from da4ml.codegen.rtl.verilog.comb import gen_memfile, get_table_name_memfile
 from da4ml.types import CombLogic, Op, Pipeline, QInterval, minimal_kif
 
-from nanotrig.rtl.adder_trees import Operand, SumWriter, absorbable, add3_module, sum_trees, user_counts
+from nanotrig.rtl.adder_trees import Operand, SumWriter, Term, add3_module, sum_trees
 from nanotrig.rtl.bram import BramRead, BramWriter, read_for, table_name
 
 
@@ -72,10 +72,8 @@ class StageWriter:
         core: str,
         bram_tables: dict[str, np.ndarray] | None = None,
         labels: list[str] | None = None,
-        ternary: bool = True,
     ) -> None:
         self.sol, self.stage, self.core = sol, stage, core
-        self.ternary = ternary
         self.lines: list[str] = []
         self.owners: list[str] = []  # the kernel stage group of each line (nanotrig.rtl.stages)
         self.labels = labels
@@ -107,8 +105,7 @@ class StageWriter:
     def write(self, inputs: list[str]) -> None:
         """``inputs[j]``: the register feeding input j of this stage (already declared)."""
         refs = self.sol.ref_count
-        trees, folded = sum_trees(self.sol) if self.ternary else ({}, set())
-        self.users = user_counts(self.sol) if trees else []
+        trees, folded = sum_trees(self.sol)
         for i, op in enumerate(self.sol.ops):
             self.current = self.labels[i] if self.labels else ""
             k, ii, f = _kif(op.qint)
@@ -130,14 +127,14 @@ class StageWriter:
             else:
                 self._emit(f"wire [{w - 1}:0] {self.name(i)} = {self._expr(op, w, f)};")
 
-    def _sum_tree(self, result: Val, terms: list) -> None:
+    def _sum_tree(self, result: Val, terms: list[Term]) -> None:
         """A sum of three or more terms as ternary adders (``nanotrig.rtl.adder_trees``)."""
         soft, hard = [], []
         for t in terms:
             v, q = self.val(t.op), self.sol.ops[t.op].qint
             lo, hi = round(q.min * 2.0**v.frac), round(q.max * 2.0**v.frac)
             o = Operand(v.name, v.width, v.signed, t.shift, t.negative, lo, hi)
-            (soft if absorbable(self.sol, t.op, self.users) else hard).append(o)
+            (soft if t.soft else hard).append(o)
         root = Operand(result.name, result.width, result.signed, 0, False, 0, 0)
         module = f"{self.core}_add3"
         self.roms.setdefault(module, add3_module(module))
