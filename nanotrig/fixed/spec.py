@@ -26,10 +26,10 @@ MAX_INPUT_WIDTH = 28  # products of two words plus four-term sums must stay exac
 # cosh - 1 table (indexed by |d eta|, whose index is ready early enough for a synchronous read
 # without an extra stage) in block RAM, two pairs per dual-port RAMB18, the 1 - cos table in LUTs
 TABLE_IMPLEMENTATIONS = ("lut", "bram", "bram_deta")
-# Default: the cosh - 1 pair ROMs in block RAM, the rest in LUTs. All pair ROMs in BRAM cost a
-# pipeline stage (the folded, saturated |d phi| index is ready too late for a synchronous read:
-# c2 at 200 MHz takes 11 cycles instead of 10); all in LUTs cost ~30k LUT at N = 20. Measured in
-# docs/puppi.md.
+# Default: the cosh - 1 pair ROMs in block RAM, the rest in LUTs; all in LUTs cost ~30k LUT at
+# N = 20 (docs/puppi.md). All pair ROMs in BRAM no longer cost a pipeline stage (the reversed-
+# address indices of kernel.magnitude_index: c2 at 200 MHz takes 10 cycles either way); it becomes
+# the default once Yosys shows it a lower device fraction than this one (not yet measured).
 DEFAULT_IMPLEMENTATION = {"pair_table": "bram_deta", "beam_table": "lut"}
 
 
