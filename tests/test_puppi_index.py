@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from nanotrig.fixed.kernel import PHI_HALF_TURN, fold_half_turn, magnitude_index
+from nanotrig.fixed.kernel import PHI_HALF_TURN, fold_half_turn, magnitude_index, saturated_index
 from nanotrig.fixed.ops import Fx, IntOps
 from nanotrig.fixed.types import FixedType
 
@@ -56,3 +56,20 @@ def test_deta_index_equals_abs_cast(width: int) -> None:
     assert np.array_equal(new.v, old.v)
     expected = int(((np.abs(s) > 2**width - 1) & where).sum())
     assert ops.overflows["deta"] == ref_ops.overflows["deta"] == expected
+
+
+@pytest.mark.parametrize(
+    "index_type", ["ap_fixed<9,11,AP_RND,AP_SAT>", "ap_fixed<9,11,AP_TRN,AP_SAT>", "ap_fixed<8,8,AP_RND,AP_SAT>"]
+)
+def test_beam_index_equals_saturating_cast(index_type: str) -> None:
+    """The beam ROMs' eta index (kernel.saturated_index) is the plain saturating cast on every
+    ap_int<12> eta word, rounding and both clamps included, with the same overflow count."""
+    t = FixedType.parse(index_type)
+    s = np.arange(-2048, 2048)
+    x = Fx(s, 0, 12)
+    where = s % 5 != 0  # overflows count only where asked
+    ops, ref = IntOps({"eta": t}, {}), IntOps({"eta": t}, {})
+    new = saturated_index(ops, x, "eta", where)
+    old = ref.cast(x, "eta", where)
+    assert new.f == old.f and np.array_equal(new.v, old.v)
+    assert ops.overflows["eta"] == ref.overflows["eta"] > 0

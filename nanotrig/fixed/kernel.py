@@ -29,7 +29,8 @@ Two input front-ends (``INPUT_MODES``) produce the pair invariants d; everything
                    d_ij    = cast_d(pp_ij * (F[deta_ij] + G[dphi_ij]))   (one product)
                  with ROMs F = cosh(x) - 1 = 2 sinh^2(x/2), G = 1 - cos(x) = 2 sin^2(x/2) of type
                  ``pair_table``, so d_ij = pT_i pT_j (cosh deta - cos dphi);
-                 beam pairs: e_k = cast_eta(eta_k), d_+k = cast_d(pT_k Em[e_k]), d_-k =
+                 beam pairs: e_k = cast_eta(eta_k) (its clamp tests beside the rounding,
+                 ``saturated_index``), d_+k = cast_d(pT_k Em[e_k]), d_-k =
                  cast_d(pT_k Ep[e_k]) with ROMs Em = exp(-x), Ep = exp(+x) of type ``beam_table``
                  (b+.p = E - pz = pT e^-eta, b-.p = pT e^eta). The index casts saturate: an
                  argument outside a table is clamped to its end and counted like any overflow.
@@ -212,6 +213,25 @@ def magnitude_index(ops: Any, diff: Any, neg_diff: Any, stage: str, where: Any, 
     return m - ops.select(ops.negative(d), down, up)
 
 
+def saturated_index(ops: Any, x: Any, stage: str, where: Any) -> Any:
+    """cast_stage(x) for a saturating, rounding or truncating table index (the beam ROMs' eta),
+    built so that a block-RAM address is ready early: the clamp's two tests are the signs of x
+    less a constant, beside the rounded value (one carry chain each, in parallel), then two
+    muxes. A plain saturating cast rounds first and then compares and muxes once per side in
+    series, two levels too many for a read in the first stage. Same integers, same overflows;
+    range analysis (no types yet) takes the plain cast."""
+    t = ops.index_type(stage)
+    if t is None or t.overflow != "AP_SAT" or t.rounding not in ("AP_RND", "AP_TRN"):
+        return ops.cast(x, stage, where)
+    ops.count_overflow(x, stage, where)
+    half = t.lsb / 2 if t.rounding == "AP_RND" else 0.0  # x rounds up to the next index from here
+    lo, hi = t.min_value, t.max_value
+    q = ops.low_bits(x, stage)  # rounded (one constant add), wrapped (free bits)
+    # x rounds above hi iff x >= hi + lsb - half, below lo iff x < lo - half
+    below_top = ops.select(ops.negative(x - ops.exact(hi + t.lsb - half)), q, ops.exact(hi))
+    return ops.low_bits(ops.select(ops.negative(x - ops.exact(lo - half)), ops.exact(lo), below_top), stage)
+
+
 def puppi_pairs(ops: Any, first: Sequence[Any], second: Sequence[Any], both: Any) -> Any:
     """d of constituent pairs from the (pT, eta, phi) words of their two constituents; massless.
     ``both`` (both present) only says where overflows count: pT = 0 already zeroes d."""
@@ -227,7 +247,7 @@ def puppi_pairs(ops: Any, first: Sequence[Any], second: Sequence[Any], both: Any
 def puppi_beams(ops: Any, fields: Sequence[Any], valid: Any) -> list[Any]:
     """[d_+k, d_-k] = [pT e^-eta, pT e^eta] of each constituent (zero when pT = 0)."""
     pt, eta = fields[0], fields[1]
-    e = ops.cast(eta, "eta", valid)
+    e = saturated_index(ops, eta, "eta", valid)
     return [ops.cast(pt * ops.lookup(e, "exp_minus"), "d"), ops.cast(pt * ops.lookup(e, "exp_plus"), "d")]
 
 

@@ -18,6 +18,7 @@ these methods of an ops object for everything else:
     select(bit, a, b)       bit ? a : b (a mux)
     abs(x)                  |x|, exact
     lookup(x, table)        a front-end ROM (``kernel.FRONT_END_TABLES``) at the already cast index x
+    index_type(stage)       the type of table index ``stage`` (None in the range analysis: the plain cast)
     index_max(stage, x)     the largest value of table index ``stage`` when x (a difference of words)
                             can be indexed through its reversed address (``kernel.magnitude_index``);
                             None where the plain cast is used (no types yet, or a finer index LSB)
@@ -208,6 +209,9 @@ class IntOps:
     def index_max(self, stage: str, x: Fx) -> float | None:
         return reversed_index_max(self.types[stage], x.f)
 
+    def index_type(self, stage: str) -> FixedType:
+        return self.types[stage]
+
     def low_bits(self, x: Fx, stage: str) -> Fx:
         t = self.types[stage]
         v, _ = quantize_int(x.v, x.f, t.with_modes(overflow="AP_WRAP"))
@@ -302,6 +306,9 @@ class RangeOps:
 
     def index_max(self, stage: str, x: np.ndarray) -> None:
         return None  # the types are what the range analysis derives: the plain cast
+
+    def index_type(self, stage: str) -> None:
+        return None  # the same
 
     def low_bits(self, x: np.ndarray, stage: str) -> np.ndarray:
         raise NotImplementedError("range analysis takes the plain cast (index_max is None)")

@@ -258,6 +258,9 @@ class TraceOps:
         frac = max((round(-np.log2(s)) for s in steps), default=0)
         return reversed_index_max(self.types[stage], frac)
 
+    def index_type(self, stage: str) -> FixedType:
+        return self.types[stage]
+
     def low_bits(self, x: np.ndarray, stage: str) -> np.ndarray:
         t = self.types[stage].with_modes(overflow="AP_WRAP")
         return _each(lambda v: Lin.of(quantize_var(Lin.of(v).value(), t)), x)
