@@ -81,12 +81,11 @@ def _dense_masks(draws: tuple, n_part: int, c: int) -> tuple[np.ndarray, np.ndar
     rows = np.arange(n_part)
     keep_x[:, rows, rows] = keep_ii[:, 0]
     keep_u[:, rows, rows] = np.swapaxes(keep_ii[:, 1:], 1, 2)
-    b, k = np.nonzero(live)
-    i = site[b, k] // (n_part - 1)
-    j = site[b, k] % (n_part - 1)
+    b, t = np.divmod(site[live], n_part * (n_part - 1))
+    i, j = np.divmod(t, n_part - 1)
     j = j + (j >= i)
-    keep_x[b, i, j] = np.where(dropped[b, k, 0], 0.0, 1.0)
-    keep_u[b, i, j] = np.where(dropped[b, k, 1:], 0.0, 1.0)
+    keep_x[b, i, j] = np.where(dropped[live, 0], 0.0, 1.0)
+    keep_u[b, i, j] = np.where(dropped[live, 1:], 0.0, 1.0)
     return keep_x, keep_u
 
 
@@ -100,7 +99,7 @@ def test_fused_dropout_equals_dense_dropout_with_the_same_draws(monkeypatch, c: 
     layer = find_nanopelican(model)
     n_part = n + 2
     draws = fused.draw_dropout(len(pmu), n_part, c, rate, keras.random.SeedGenerator(7))
-    assert np.asarray(draws[2]).all(axis=1).sum() == 0, "too few draws to cover the sites"
+    assert not np.asarray(draws[2]).all(), "too few draws to cover the sites"
     keep_x, keep_u = _dense_masks(draws, n_part, c)
     assert 0.25 < 1 - keep_u.mean() < 0.35 and 0.25 < 1 - keep_x.mean() < 0.35
     assert ((1 - keep_x)[..., None] * (1 - keep_u)).sum() > 100, "x and u drops should coincide"
@@ -125,17 +124,15 @@ def test_fused_dropout_equals_dense_dropout_with_the_same_draws(monkeypatch, c: 
 
 def test_sparse_dropout_sites_have_the_law_of_independent_draws() -> None:
     rate, n_sites, n_fields, blocks = 0.05, 400, 3, 2000
+    total = blocks * n_sites  # the sites of a batch of 2,000 jets
     site, live, dropped = (
-        np.asarray(a)
-        for a in fused.dropout_sites((blocks,), n_sites, n_fields, rate, keras.random.SeedGenerator(11))
+        np.asarray(a) for a in fused.dropout_sites(total, n_fields, rate, keras.random.SeedGenerator(11))
     )
-    assert not live.all(axis=1).any(), "a block ran out of candidate sites"
-    for b in range(0, blocks, 97):  # live positions strictly increase within a block
-        assert np.all(np.diff(site[b][live[b]]) > 0)
-    flags = np.zeros((blocks, n_sites, n_fields), bool)
-    b, k = np.nonzero(live)
-    flags[b, site[b, k]] = dropped[b, k]
-    total = blocks * n_sites
+    assert not live.all(), "the batch ran out of candidate sites"
+    assert np.all(np.diff(site[live]) > 0), "live positions strictly increase"
+    flags = np.zeros((total, n_fields), bool)
+    flags[site[live]] = dropped[live]
+    flags = flags.reshape(blocks, n_sites, n_fields)
 
     def within(observed: float, p: float, n: int = total) -> bool:
         return abs(observed - n * p) < 5 * np.sqrt(n * p * (1 - p))
@@ -149,6 +146,25 @@ def test_sparse_dropout_sites_have_the_law_of_independent_draws() -> None:
     assert within(quarter, rate, total // 4)
     counts = flags[..., 0].sum(axis=1)  # per-block count: binomial mean and variance
     assert abs(counts.var() / (n_sites * rate * (1 - rate)) - 1) < 0.15
+
+
+def test_sparse_dropout_budget_follows_a_batch_size_known_only_at_run_time() -> None:
+    """In fit() the batch dimension is dynamic: the candidate budget is then computed in the graph."""
+    rate, n_part, c = 0.01, 12, 2
+    seed = keras.random.SeedGenerator(5)
+
+    @tf.function(input_signature=[tf.TensorSpec((None, n_part), tf.float32)])
+    def draws(x):  # noqa: ANN001, ANN202
+        keep_ii, site, live, dropped = fused.draw_dropout(tf.shape(x)[0], n_part, c, rate, seed)
+        n_live = tf.reduce_sum(tf.cast(live, tf.int32))
+        return tf.shape(keep_ii), n_live, tf.shape(site)[0], tf.reduce_max(site)
+
+    for batch in (3, 700):
+        keep_shape, n_live, k, top = (np.asarray(v) for v in draws(tf.zeros((batch, n_part))))
+        n_sites = batch * n_part * (n_part - 1)
+        mean = n_sites * (1 - (1 - rate) ** (1 + c))
+        assert tuple(keep_shape) == (batch, 1 + c, n_part)
+        assert n_live < k and k >= mean and top < n_sites
 
 
 def test_fused_float32_matches_the_step_by_step_layers_at_n80() -> None:
