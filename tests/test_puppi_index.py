@@ -58,9 +58,14 @@ def test_deta_index_equals_abs_cast(width: int) -> None:
     assert ops.overflows["deta"] == ref_ops.overflows["deta"] == expected
 
 
-@pytest.mark.parametrize(
-    "index_type", ["ap_fixed<9,11,AP_RND,AP_SAT>", "ap_fixed<9,11,AP_TRN,AP_SAT>", "ap_fixed<8,8,AP_RND,AP_SAT>"]
-)
+BEAM_INDEX_TYPES = [
+    "ap_fixed<9,11,AP_RND,AP_SAT>",
+    "ap_fixed<9,11,AP_TRN,AP_SAT>",
+    "ap_fixed<8,8,AP_RND,AP_SAT>",
+]
+
+
+@pytest.mark.parametrize("index_type", BEAM_INDEX_TYPES)
 def test_beam_index_equals_saturating_cast(index_type: str) -> None:
     """The beam ROMs' eta index (kernel.saturated_index) is the plain saturating cast on every
     ap_int<12> eta word, rounding and both clamps included, with the same overflow count."""

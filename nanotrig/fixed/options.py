@@ -41,7 +41,10 @@ def add_spec_arguments(p: argparse.ArgumentParser, input_words: bool = True) -> 
         help="PUPPI pair ROMs (default bram; bram_deta: only cosh-1 in BRAM)",
     )
     p.add_argument(
-        "--beam-table", choices=TABLE_IMPLEMENTATIONS, default=None, help="PUPPI beam ROMs in LUTs or BRAM (default lut)"
+        "--beam-table",
+        choices=TABLE_IMPLEMENTATIONS,
+        default=None,
+        help="PUPPI beam ROMs in LUTs or BRAM (default lut)",
     )
 
 
