@@ -77,7 +77,7 @@ def test_report_by_stage_adds_up_and_gives_the_device_fraction(
         assert main([*args, "--json"]) == 0
         rep = json.loads(capsys.readouterr().out)
         assert rep["inputs"] == mode and rep["implementation"]["pair_table"] == "bram"
-        assert rep["bram18"] == 2  # one pair: its cosh - 1 and 1 - cos reads, one RAMB18 each
+        assert rep["bram18"] == 2  # one pair, both its ROMs in block RAM (as Yosys maps this model's tables)
         assert rep["dsp"] == (4 if mode == "cartesian" else 2 + 4)  # one pair; PUPPI: + 2 beams x 2
         assert rep["device_fraction"] == pytest.approx(
             max(rep["lut"] / 1_728_000, rep["ff"] / 3_456_000, rep["dsp"] / 12_288, rep["bram18"] / 5_376)
