@@ -76,8 +76,8 @@ def test_report_by_stage_adds_up_and_gives_the_device_fraction(
         args = ["report", str(model_file), "--inputs", mode, "--work", str(tmp_path / mode), "--by-stage"]
         assert main([*args, "--json"]) == 0
         rep = json.loads(capsys.readouterr().out)
-        assert rep["inputs"] == mode and rep["implementation"]["pair_table"] == "bram_deta"
-        assert rep["bram18"] == 1  # one pair: its cosh - 1 ROM in block RAM (two pairs would share it)
+        assert rep["inputs"] == mode and rep["implementation"]["pair_table"] == "bram"
+        assert rep["bram18"] == 2  # one pair, both its ROMs in block RAM (as Yosys maps this model's tables)
         assert rep["dsp"] == (4 if mode == "cartesian" else 2 + 4)  # one pair; PUPPI: + 2 beams x 2
         assert rep["device_fraction"] == pytest.approx(
             max(rep["lut"] / 1_728_000, rep["ff"] / 3_456_000, rep["dsp"] / 12_288, rep["bram18"] / 5_376)
@@ -86,7 +86,7 @@ def test_report_by_stage_adds_up_and_gives_the_device_fraction(
         assert {"d", "z", "ReLU, masks, adder trees", "handshake"} <= set(stages)
         assert ("front-end" in stages) == (mode == "puppi")
         assert stages["d"]["dsp"] == rep["dsp"]  # every product belongs to d
-        assert stages["front-end"]["bram18"] == 1
+        assert stages["front-end"]["bram18"] == 2
         for r in ("lut", "ff", "dsp", "carry"):
             assert sum(v[r] for v in stages.values()) == pytest.approx(rep[r], rel=0.05), r
         png = Path(rep["stages_plot"])

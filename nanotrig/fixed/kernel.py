@@ -22,11 +22,15 @@ Two input front-ends (``INPUT_MODES``) produce the pair invariants d; everything
                  constituent pairs i < j:
                    deta_ij = cast_deta(|eta_i - eta_j|)                  (saturating table index)
                    dphi_ij = cast_dphi(fold(|phi_i - phi_j|))            fold(a) = a > 720 ? 1440 - a : a
+                 (both built as M - a from a reversed address a chosen among one-sided clamps
+                 of the signed differences, ``magnitude_index``: the same integers for phi
+                 words in [-720, 720], the address ready early enough for a block-RAM read)
                    pp_ij   = cast_pt_pair(pT_i pT_j)                      (one product)
                    d_ij    = cast_d(pp_ij * (F[deta_ij] + G[dphi_ij]))   (one product)
                  with ROMs F = cosh(x) - 1 = 2 sinh^2(x/2), G = 1 - cos(x) = 2 sin^2(x/2) of type
                  ``pair_table``, so d_ij = pT_i pT_j (cosh deta - cos dphi);
-                 beam pairs: e_k = cast_eta(eta_k), d_+k = cast_d(pT_k Em[e_k]), d_-k =
+                 beam pairs: e_k = cast_eta(eta_k) (its clamp tests beside the rounding,
+                 ``saturated_index``), d_+k = cast_d(pT_k Em[e_k]), d_-k =
                  cast_d(pT_k Ep[e_k]) with ROMs Em = exp(-x), Ep = exp(+x) of type ``beam_table``
                  (b+.p = E - pz = pT e^-eta, b-.p = pT e^eta). The index casts saturate: an
                  argument outside a table is clamped to its end and counted like any overflow.
@@ -170,13 +174,71 @@ def fold_half_turn(ops: Any, a: Any) -> Any:
     return ops.select(ops.greater(a, PHI_HALF_TURN), ops.exact(2 * PHI_HALF_TURN) - a, a)
 
 
+def magnitude_index(ops: Any, diff: Any, neg_diff: Any, stage: str, where: Any, fold: bool = False) -> Any:
+    """The saturated table index cast_stage(|diff|), or cast_stage(fold(|diff|)) (``fold``: an
+    angle difference, |diff| <= 1440), built so that a block-RAM address is ready early;
+    ``neg_diff`` is -diff (the same words subtracted the other way).
+
+    The index u is M - a with M the index type's largest value and the reversed address
+    a = M - u = M - min(|diff|, M) (fold(|diff|) with ``fold``) chosen by the sign of the
+    difference among one-sided clamps that ReLUs make (free in the delay model, an AND folded
+    into the mux LUT in the fabric), every one a single carry chain from the difference:
+
+        diff >= 0: relu(M + neg_diff)        diff < 0: relu(M + diff)
+        with fold, for diff > 720: relu(diff - (1440 - M)), for diff < -720: relu(neg_diff - (1440 - M))
+
+    so the address is a difference, one constant add and two muxes deep (one mux without the
+    fold) instead of a difference, |.|, the fold and a saturating cast in series; a lookup at
+    u = M - a reads the table at the reversed address (no adder). Each candidate is exact where
+    it is selected (|diff| <= 1440 with the fold: PUPPI phi words lie in [-720, 720]), so it is
+    taken modulo the index width (free bits) and u equals the cast of the exact magnitude, whose
+    overflows are the ones counted. Range analysis (no types yet) and index types whose LSB is
+    finer than the words' take the plain cast."""
+    magnitude = fold_half_turn(ops, ops.abs(diff)) if fold else ops.abs(diff)
+    top = ops.index_max(stage, diff)
+    if top is None:
+        return ops.cast(magnitude, stage, where)
+    ops.count_overflow(magnitude, stage, where)  # the saturation the reversed address performs
+    # the difference both ways, one subtracter each, shared by the candidates and comparisons
+    # below: a ReLU of a negated value would cost a LUT level, of a difference nothing
+    d, nd = ops.bind(diff), ops.bind(neg_diff)
+    m = ops.exact(top)
+    up = ops.low_bits(ops.relu(nd + m), stage)
+    down = ops.low_bits(ops.relu(d + m), stage)
+    if fold:
+        far, half = ops.exact(2 * PHI_HALF_TURN - top), ops.exact(PHI_HALF_TURN)
+        # diff > 720 as the sign of 720 - diff (a sign bit is free, a negated one is not)
+        up = ops.select(ops.negative(nd + half), ops.low_bits(ops.relu(d - far), stage), up)
+        down = ops.select(ops.negative(d + half), ops.low_bits(ops.relu(nd - far), stage), down)
+    return m - ops.select(ops.negative(d), down, up)
+
+
+def saturated_index(ops: Any, x: Any, stage: str, where: Any) -> Any:
+    """cast_stage(x) for a saturating, rounding or truncating table index (the beam ROMs' eta),
+    built so that a block-RAM address is ready early: the clamp's two tests are the signs of x
+    less a constant, beside the rounded value (one carry chain each, in parallel), then two
+    muxes. A plain saturating cast rounds first and then compares and muxes once per side in
+    series, two levels too many for a read in the first stage. Same integers, same overflows;
+    range analysis (no types yet) takes the plain cast."""
+    t = ops.index_type(stage)
+    if t is None or t.overflow != "AP_SAT" or t.rounding not in ("AP_RND", "AP_TRN"):
+        return ops.cast(x, stage, where)
+    ops.count_overflow(x, stage, where)
+    half = t.lsb / 2 if t.rounding == "AP_RND" else 0.0  # x rounds up to the next index from here
+    lo, hi = t.min_value, t.max_value
+    q = ops.low_bits(x, stage)  # rounded (one constant add), wrapped (free bits)
+    # x rounds above hi iff x >= hi + lsb - half, below lo iff x < lo - half
+    below_top = ops.select(ops.negative(x - ops.exact(hi + t.lsb - half)), q, ops.exact(hi))
+    return ops.low_bits(ops.select(ops.negative(x - ops.exact(lo - half)), ops.exact(lo), below_top), stage)
+
+
 def puppi_pairs(ops: Any, first: Sequence[Any], second: Sequence[Any], both: Any) -> Any:
     """d of constituent pairs from the (pT, eta, phi) words of their two constituents; massless.
     ``both`` (both present) only says where overflows count: pT = 0 already zeroes d."""
     pt1, eta1, phi1 = first
     pt2, eta2, phi2 = second
-    deta = ops.cast(ops.abs(eta1 - eta2), "deta", both)
-    dphi = ops.cast(fold_half_turn(ops, ops.abs(phi1 - phi2)), "dphi", both)
+    deta = magnitude_index(ops, eta1 - eta2, eta2 - eta1, "deta", both)
+    dphi = magnitude_index(ops, phi1 - phi2, phi2 - phi1, "dphi", both, fold=True)
     angle = ops.lookup(deta, "cosh_m1") + ops.lookup(dphi, "one_m_cos")
     pp = ops.cast(pt1 * pt2, "pt_pair", both)
     return ops.cast(pp * angle, "d", both)
@@ -185,7 +247,7 @@ def puppi_pairs(ops: Any, first: Sequence[Any], second: Sequence[Any], both: Any
 def puppi_beams(ops: Any, fields: Sequence[Any], valid: Any) -> list[Any]:
     """[d_+k, d_-k] = [pT e^-eta, pT e^eta] of each constituent (zero when pT = 0)."""
     pt, eta = fields[0], fields[1]
-    e = ops.cast(eta, "eta", valid)
+    e = saturated_index(ops, eta, "eta", valid)
     return [ops.cast(pt * ops.lookup(e, "exp_minus"), "d"), ops.cast(pt * ops.lookup(e, "exp_plus"), "d")]
 
 

@@ -38,10 +38,13 @@ def add_spec_arguments(p: argparse.ArgumentParser, input_words: bool = True) -> 
         "--pair-table",
         choices=TABLE_IMPLEMENTATIONS,
         default=None,
-        help="PUPPI pair ROMs (default bram_deta: cosh-1 in BRAM)",
+        help="PUPPI pair ROMs (default bram; bram_deta: only cosh-1 in BRAM)",
     )
     p.add_argument(
-        "--beam-table", choices=TABLE_IMPLEMENTATIONS, default=None, help="PUPPI beam ROMs in LUTs or BRAM"
+        "--beam-table",
+        choices=TABLE_IMPLEMENTATIONS,
+        default=None,
+        help="PUPPI beam ROMs in LUTs or BRAM (default lut)",
     )
 
 

@@ -26,11 +26,12 @@ MAX_INPUT_WIDTH = 28  # products of two words plus four-term sums must stay exac
 # cosh - 1 table (indexed by |d eta|, whose index is ready early enough for a synchronous read
 # without an extra stage) in block RAM, two pairs per dual-port RAMB18, the 1 - cos table in LUTs
 TABLE_IMPLEMENTATIONS = ("lut", "bram", "bram_deta")
-# Default: the cosh - 1 pair ROMs in block RAM, the rest in LUTs. All pair ROMs in BRAM cost a
-# pipeline stage (the folded, saturated |d phi| index is ready too late for a synchronous read:
-# c2 at 200 MHz takes 11 cycles instead of 10); all in LUTs cost ~30k LUT at N = 20. Measured in
-# docs/puppi.md.
-DEFAULT_IMPLEMENTATION = {"pair_table": "bram_deta", "beam_table": "lut"}
+# Default: the pair ROMs in block RAM (190 RAMB18 for N = 20: two reads per pair, two ports per
+# RAMB18), the beam ROMs in LUTs. The reversed-address pair indices (kernel.magnitude_index) are
+# ready in time for a read in the first stage, and so is the beam index (kernel.saturated_index),
+# so c2 at 200 MHz takes 10 cycles with any choice; the beam ROMs in BRAM would save ~2 k LUT but
+# make block RAM the scarcest resource of the part (docs/puppi.md).
+DEFAULT_IMPLEMENTATION = {"pair_table": "bram", "beam_table": "lut"}
 
 
 def table_storage(implementation: dict[str, str], table: str) -> str:

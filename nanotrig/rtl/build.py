@@ -36,8 +36,8 @@ from nanotrig.rtl.timing import MULT_UNITS, plan_stages, units_for_clock
 from nanotrig.rtl.trace import trace_kernel
 from nanotrig.rtl.wrapper import InputGroup, PortSpec, WordType
 
-GENERATOR_VERSION = 7  # bump when the generated RTL changes for the same inputs
-FOLD_GENERATOR_VERSION = 3  # the same for the II = R datapath (nanotrig.rtl.folded_verilog)
+GENERATOR_VERSION = 8  # bump when the generated RTL changes for the same inputs
+FOLD_GENERATOR_VERSION = 4  # the same for the II = R datapath (nanotrig.rtl.folded_verilog)
 TOP = "nanopelican"
 CORE = "nanopelican_core"
 

@@ -12,7 +12,7 @@ from typing import Any
 from nanotrig.errors import NanotrigError
 
 # bump when a point's result for the same inputs would differ
-POINT_VERSION = 5
+POINT_VERSION = 6
 INPUT_MODES = ("cartesian", "puppi")  # (E, px, py, pz) words, or Level-1 PUPPI (pT, eta, phi)
 REUSE_FACTORS = tuple(range(1, 10))  # II = R: one jet per R cycles (nanotrig.rtl.schedule.MAX_REUSE)
 BUNCH_SPACING_NS = 25.0  # LHC bunch crossings: a Level-1 tagger takes one jet per 25 ns
