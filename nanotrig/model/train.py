@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import shutil
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -23,6 +22,7 @@ from keras import ops
 from tqdm import tqdm
 
 from nanotrig import metrics
+from nanotrig.engine.store import atomic_copy
 from nanotrig.errors import NanotrigError
 from nanotrig.model.heap import HeapReuse
 from nanotrig.model.layers import build_model, find_nanopelican
@@ -172,12 +172,6 @@ def _atomic_save(model: keras.Model, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def _atomic_copy(src: Path, path: Path) -> None:
-    tmp = path.with_name(path.stem + ".tmp.keras")
-    shutil.copyfile(src, tmp)
-    os.replace(tmp, path)
-
-
 def _compile(
     model: keras.Model,
     schedule: PelicanSchedule | keras.optimizers.Optimizer,
@@ -301,7 +295,7 @@ class _EpochEnd(keras.callbacks.Callback):
         _atomic_save(self.model, self.run / "last.keras")
         if state["best_loss"] is None or entry["valid_loss"] < state["best_loss"]:
             state["best_loss"], state["best_epoch"] = entry["valid_loss"], epoch
-            _atomic_copy(self.run / "last.keras", self.run / "best.keras")  # a copy: one save per epoch
+            atomic_copy(self.run / "last.keras", self.run / "best.keras")  # a copy: one save per epoch
         entry["epoch_seconds"] = time.time() - self.t0  # steps, validation and checkpoints
         _atomic_json(self.run / "state.json", state)
         self.say(
