@@ -22,7 +22,8 @@ these methods of an ops object for everything else:
     index_max(stage, x)     the largest value of table index ``stage`` when x (a difference of words)
                             can be indexed through its reversed address (``kernel.magnitude_index``);
                             None where the plain cast is used (no types yet, or a finer index LSB)
-    low_bits(x, stage)      x modulo the width of ``stage``'s type (bit selection), for values known to fit
+    low_bits(x, stage)      x in ``stage``'s type with its rounding but wrapping (bit selection, plus the
+                            rounding's constant add for AP_RND), for values known to fit
     count_overflow(x, stage, where)  count the overflows cast(x, stage, where) would have (no value)
     bind(x)                 x, exactly; in hardware the sum x is built here (an association hint)
 
