@@ -19,6 +19,9 @@ class PortMap:
     reset: str = "ap_rst"
     reset_active_low: bool = False
     in_valid: str = "jet_ap_vld"
+    # output that says the jet offered this cycle is taken (the II = R RTL's ``ap_ready``); empty:
+    # the DUT takes every valid jet (II = 1). While it is low the driver holds the jet.
+    in_ready: str = ""
     # ``{i}`` is replaced by the word index; without ``{i}`` the name is one packed bus,
     # word i in bits [W*(i+1)-1 : W*i]
     in_word: str = "jet_{i}"

@@ -2,9 +2,13 @@
 
 Cycle convention: the driver changes inputs on the falling edge of cycle ``c``; the DUT
 samples them on the rising edge that ends cycle ``c``. The monitor samples outputs on the
-falling edge too, where they are stable. A jet driven in cycle ``n`` must come out in cycle
+falling edge too, where they are stable. A jet accepted in cycle ``n`` must come out in cycle
 ``n + L``. A reset driven in cycle ``r`` (sampled on the edge that ends it) drops every jet
 whose output would come after cycle ``r``, and a jet presented during reset is ignored.
+
+With a ready port (``PortMap.in_ready``, the II = R RTL) a jet is accepted in a cycle where it
+is offered and ready is high (read after the inputs settle); otherwise it is held: the same
+jet stays on the ports in the next cycle. The schedule's steps are then offers, not cycles.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from cocotb.handle import SimHandleBase
-from cocotb.triggers import FallingEdge
+from cocotb.triggers import FallingEdge, ReadOnly
 
 from tb.portmap import PortMap
 
@@ -77,6 +81,8 @@ class Result:
     flushed: int = 0
     latencies: dict[int, int] = field(default_factory=dict)
     examples: list[dict] = field(default_factory=list)
+    held: int = 0  # cycles in which an offered jet was not taken (ready low)
+    intervals: dict[int, int] = field(default_factory=dict)  # cycles between acceptances
 
     def note(self, **kw: object) -> None:
         if len(self.examples) < 10:
@@ -91,11 +97,20 @@ class Scoreboard:
         self.latency = latency
         self.pending: deque[tuple[int, int]] = deque()  # (cycle in, jet index)
         self.result = Result()
+        self.last_accept: int | None = None
 
     def accepted(self, cycle: int, jet: int) -> None:
         self.pending.append((cycle, jet))
+        if self.last_accept is not None:
+            gap = cycle - self.last_accept
+            self.result.intervals[gap] = self.result.intervals.get(gap, 0) + 1
+        self.last_accept = cycle
+
+    def held(self) -> None:
+        self.result.held += 1
 
     def reset(self, cycle: int) -> None:
+        self.last_accept = None  # the spacing after a reset is not the DUT's throughput
         keep = [(n, j) for n, j in self.pending if n + self.latency <= cycle]
         self.result.flushed += len(self.pending) - len(keep)
         self.pending = deque(keep)
@@ -162,6 +177,7 @@ class Driver:
                 columns += [[int(x) for x in raw[:, i]] for i in range(count)]
         self.values = [list(v) for v in zip(*columns, strict=True)]
         self.valid = _handle(dut, ports.in_valid)
+        self.ready = _handle(dut, ports.in_ready) if ports.in_ready else None
         self.rst = _handle(dut, ports.reset)
         self.ties = [(_handle(dut, n), v) for n, v in ports.tie.items()]
         self.rng = np.random.default_rng(12345)
@@ -175,12 +191,14 @@ class Driver:
             h.value = v
         on, off = (0, 1) if self.ports.reset_active_low else (1, 0)
         prev = None
-        for c in range(self.sched.cycles):
+        c, step = 0, 0
+        while step < self.sched.cycles:
             await FallingEdge(clock)
-            k, rst = int(self.sched.jet[c]), bool(self.sched.reset[c])
+            k, rst = int(self.sched.jet[step]), bool(self.sched.reset[step])
             self.rst.value = on if rst else off
             if k >= 0:
-                self._put(k)
+                if k != prev:
+                    self._put(k)
                 self.valid.value = 1
             else:
                 # garbage on the data ports while not valid: it must be ignored
@@ -188,10 +206,20 @@ class Driver:
                     self._put(int(self.rng.integers(len(self.values))))
                 self.valid.value = 0
             prev = k
+            taken = True
+            if self.ready is not None and k >= 0 and not rst:
+                await ReadOnly()  # ready may depend on what was just driven
+                taken = self.ready.value.is_resolvable and int(self.ready.value) == 1
             if rst:
                 self.board.reset(c)
-            elif k >= 0:
+            elif k >= 0 and taken:
                 self.board.accepted(c, k)
+            elif k >= 0:
+                self.board.held()
+            if taken or rst or k < 0:
+                step += 1
+            c += 1
+        self.cycles = c
 
 
 class Monitor:
@@ -205,8 +233,11 @@ class Monitor:
         self.signed, self.board = signed, board
         self.width = width
 
-    async def run(self, clock: SimHandleBase, cycles: int) -> None:
-        for c in range(cycles):
+    async def run(self, clock: SimHandleBase) -> None:
+        """Until cancelled (the driver's schedule ends with enough idle cycles to drain)."""
+        c = -1
+        while True:
+            c += 1
             await FallingEdge(clock)
             v = self.valid.value
             if not v.is_resolvable or int(v) != 1:

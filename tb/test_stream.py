@@ -48,9 +48,9 @@ async def stream_jets(dut) -> None:
     clock = getattr(dut, ports.clock)
     Clock(clock, float(cfg.get("period_ns", 5.0)), unit="ns").start()
     t0 = time.perf_counter()
-    mon = cocotb.start_soon(monitor.run(clock, sched.cycles))
+    mon = cocotb.start_soon(monitor.run(clock))
     await driver.run(clock)
-    await mon
+    mon.cancel()
     wall = time.perf_counter() - t0
 
     r = board.finish()
@@ -63,7 +63,9 @@ async def stream_jets(dut) -> None:
         "flushed_by_reset": r.flushed,
         "latency_cycles": max(r.latencies, key=r.latencies.get) if r.latencies else None,
         "latency_histogram": {str(k): v for k, v in sorted(r.latencies.items())},
-        "cycles": sched.cycles,
+        "cycles": driver.cycles,
+        "held_cycles": r.held,
+        "accept_intervals": {str(k): v for k, v in sorted(r.intervals.items())},
         "sim_seconds": wall,
         "jets_per_second": r.checked / wall if wall > 0 else None,
         "examples": r.examples,

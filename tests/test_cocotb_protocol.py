@@ -13,7 +13,7 @@ from nanotrig.canonical import random_canonical
 from nanotrig.fixed import default_spec
 from nanotrig.fixed.testjets import edge_case_jets, random_jets
 from nanotrig.rtl.build import build_rtl
-from nanotrig.rtl.sim import BenchConfig, run_bench, simulate_jets
+from nanotrig.rtl.sim import BenchConfig, bench_config, run_bench, simulate_jets
 from nanotrig.rtl.tools import have_simulator
 
 N = 3
@@ -75,15 +75,7 @@ def test_bench_reports_a_wrong_word_and_a_wrong_latency(small, tmp_path: Path) -
         pytest.skip("icarus not installed")
     model, spec, build, jets = small
     words, raw = _vectors(model, spec, jets[:60])
-    tin, tout = build.word_types()
-    cfg = BenchConfig(
-        sources=build.verilog_sources,
-        top=build.top,
-        latency=build.latency_cycles,
-        in_width=tin.width,
-        out_width=tout.width,
-        workdir=build.verilog_dir,
-    )
+    cfg = bench_config(build, "icarus")
     bad = raw.copy()
     bad[17] += 1
     r = run_bench(cfg, words, bad, "icarus", tmp_path / "word")

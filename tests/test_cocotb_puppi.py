@@ -13,7 +13,7 @@ import pytest
 from nanotrig.data import read_jets, sample_path
 from nanotrig.data.kinematics import pt_eta_phi
 from nanotrig.fixed import DeriveOptions, default_spec
-from nanotrig.fixed.spec import DEFAULT_IMPLEMENTATION
+from nanotrig.fixed.spec import DEFAULT_IMPLEMENTATION, TABLE_IMPLEMENTATIONS
 from nanotrig.fixed.testjets import puppi_edge_jets, random_puppi_jets
 from nanotrig.models import resolve_model
 from nanotrig.report.collect import with_constituents
@@ -65,14 +65,23 @@ def test_puppi_rtl_equals_emulator_on_2000_jets(sim: str, c2_puppi, tmp_path: Pa
     assert r["jets"] + r["flushed_by_reset"] == len(cands) and r["jets"] >= 2000
 
 
+OTHER_PAIR_TABLES = [t for t in TABLE_IMPLEMENTATIONS if t != DEFAULT_IMPLEMENTATION["pair_table"]]
+
+
 @pytest.mark.skipif(not have_simulator("icarus"), reason="icarus not installed")
-def test_the_other_rom_implementation_is_bit_exact_too(tmp_path: Path) -> None:
-    """Whichever of LUT and block-RAM ROMs is not the default: same integers, same handshake."""
-    other = {k: "bram" if v == "lut" else "lut" for k, v in DEFAULT_IMPLEMENTATION.items()}
+@pytest.mark.parametrize("pair_table", OTHER_PAIR_TABLES)
+def test_the_other_rom_implementations_are_bit_exact_too(pair_table: str, tmp_path: Path) -> None:
+    """The ROM choices other than the default (the pair ROMs all in LUTs, or split with only
+    cosh - 1 in block RAM; the beam ROMs where the default does not put them): same integers,
+    same handshake."""
+    other = {
+        "pair_table": pair_table,
+        "beam_table": "bram" if DEFAULT_IMPLEMENTATION["beam_table"] == "lut" else "lut",
+    }
     model = with_constituents(resolve_model("c2"), 8)
     spec = default_spec(model, DeriveOptions(inputs="puppi")).with_implementation(**other)
     build = build_rtl(model, spec, tmp_path / "rtl", vhdl=False)
-    if "bram" in other.values():
+    if any(t.startswith("bram") for t in other.values()):
         assert 'rom_style = "block"' in (build.verilog_dir / "nanopelican_core_roms.v").read_text()
     cands = _candidates(spec, 8, 150, 50)
     r = simulate_jets(build, model, spec, None, "icarus", tmp_path / "sim", bubble_prob=0.1, ptetaphi=cands)

@@ -176,7 +176,9 @@ def test_coefficient_roms_keep_relative_precision_over_decades():
 
 def test_internal_bits_grow_with_n_so_the_n80_model_keeps_its_auc():
     """At N = 80 the largest pair values are ~4x those at N = 20 while the small ones that carry
-    the physics are not: without the extra bits the shipped c2-n80 loses ~0.005 in AUC."""
+    the physics are not: without the extra bits the shipped c2-n80's score error grows by half on
+    the sample (rms 0.065 -> 0.10, AUC -0.0001 -> -0.0005). (With the jet biases at the pair
+    values' LSB, as before bias_bits, that loss was 0.003-0.007 in AUC: docs/firmware.md.)"""
     from dataclasses import replace
 
     from nanotrig.models import resolve_model
@@ -191,4 +193,23 @@ def test_internal_bits_grow_with_n_so_the_n80_model_keeps_its_auc():
     assert abs(metrics.auc(jets.is_signal, res.scores) - float_auc) < 0.0015
     flat = default_spec(model, replace(DeriveOptions(), reference_constituents=80))  # no extra bits
     assert flat["z"].lsb == 4 * spec["z"].lsb
-    assert metrics.auc(jets.is_signal, emulate(model, jets.pmu, flat).scores) < float_auc - 0.003
+    w_float = model.evaluate(jets.pmu)
+    w_flat = emulate(model, jets.pmu, flat).scores
+    assert np.std(res.scores - w_float) < 0.75 * np.std(w_flat - w_float)
+    assert metrics.auc(jets.is_signal, w_flat) < metrics.auc(jets.is_signal, res.scores)
+
+
+@pytest.mark.parametrize("name", ["c2-n40", "c2-n80"])
+def test_truncating_casts_leave_the_scores_unbiased(name):
+    """Every AP_TRN cast lowers its value by half an LSB on average; through z and the row sums
+    that adds up over the ~N^2 pairs. The constants carry the opposite offsets, so that the
+    firmware's trigger decisions follow the float model's: before, c2-n40 fixed scores were 0.36
+    higher on average and 2.3 % of its decisions flipped on the stand-in test jets."""
+    from nanotrig.models import resolve_model
+
+    model = resolve_model(name)
+    jets = read_jets(sample_path(), n_constituents=model.n_constituents)
+    w_float = model.evaluate(jets.pmu)
+    w_fixed = emulate(model, jets.pmu, default_spec(model)).scores
+    assert abs(float(np.mean(w_fixed - w_float))) < 0.02
+    assert np.mean((w_fixed > 0) != (w_float > 0)) < 0.01

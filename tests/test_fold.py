@@ -18,7 +18,7 @@ from nanotrig.model import build_model, find_nanopelican, with_dtype
 from nanotrig.model.testing import randomise_model
 from nanotrig.models import MODELS_DIR, resolve_model, shipped_models
 
-SHIPPED = ["c1", "c2", "c3", "c10", "c2n", "c2-n80"]
+SHIPPED = ["c1", "c2", "c3", "c10", "c2n", "c2-n30", "c2-n40", "c2-n60", "c2-n80"]
 # trained by `nanotrig qat` as canonical models (from c2): no unfolded Keras model to fold
 QAT_SHIPPED = ["c2-qat"]
 

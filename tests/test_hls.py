@@ -155,4 +155,10 @@ def test_reuse_factor_sets_ii_and_multiplier_limit(tmp_path, sample):
     params = (p.path / "firmware" / "parameters.h").read_text()
     assert "#pragma HLS PIPELINE II=4" in top
     assert "static const unsigned reuse_factor = 4;" in params
-    assert "static const unsigned multiplier_limit = 190;" in params  # 4 x 190 pair products / 4
+    # the RTL's allocation at II = 4: 48 pair units (190 pairs; distance 10 needs 3 units for its
+    # 10 pairs), 4 products each: a little over 4 x 190 / 4
+    assert "static const unsigned multiplier_limit = 192;" in params
+    from nanotrig.rtl.build import build_rtl
+
+    rtl = build_rtl(model, default_spec(model), tmp_path / "rtl", reuse_factor=4)
+    assert rtl.da4ml["products"] == 192  # the same multipliers as the RTL built at the same R

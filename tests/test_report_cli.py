@@ -68,6 +68,61 @@ def test_report_json_has_the_promised_keys_and_vendor_numbers(
     assert "1,080" in text  # the vendor column: Vivado synthesis DSPs
 
 
+@pytest.mark.skipif(shutil.which("yosys") is None, reason="yosys not installed")
+def test_report_by_stage_adds_up_and_gives_the_device_fraction(
+    model_file: Path, tmp_path: Path, capsys
+) -> None:  # noqa: ANN001
+    for mode in ("puppi",):  # the Cartesian report's keys are checked above; one Yosys pair here
+        args = ["report", str(model_file), "--inputs", mode, "--work", str(tmp_path / mode), "--by-stage"]
+        assert main([*args, "--json"]) == 0
+        rep = json.loads(capsys.readouterr().out)
+        assert rep["inputs"] == mode and rep["implementation"]["pair_table"] == "bram"
+        assert rep["bram18"] == 2  # one pair, both its ROMs in block RAM (as Yosys maps this model's tables)
+        assert rep["dsp"] == (4 if mode == "cartesian" else 2 + 4)  # one pair; PUPPI: + 2 beams x 2
+        assert rep["device_fraction"] == pytest.approx(
+            max(rep["lut"] / 1_728_000, rep["ff"] / 3_456_000, rep["dsp"] / 12_288, rep["bram18"] / 5_376)
+        )
+        stages = rep["stages"]
+        assert {"d", "z", "ReLU, masks, adder trees", "handshake"} <= set(stages)
+        assert ("front-end" in stages) == (mode == "puppi")
+        assert stages["d"]["dsp"] == rep["dsp"]  # every product belongs to d
+        assert stages["front-end"]["bram18"] == 2
+        for r in ("lut", "ff", "dsp", "carry"):
+            assert sum(v[r] for v in stages.values()) == pytest.approx(rep[r], rel=0.05), r
+        png = Path(rep["stages_plot"])
+        assert (
+            png.stat().st_size > 10_000
+            and json.loads(png.with_suffix(".json").read_text())["stages"] == stages
+        )
+    assert main(args) == 0  # cached: the text report prints the table
+    assert "by stage (Yosys, one module per stage group)" in capsys.readouterr().out
+
+
+def test_360_mhz_fits_products_into_their_dsp_registers(model_file: Path, tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    """Two adder delays per stage at 360 MHz: every product ends in its MREG at a boundary."""
+    for clock in ("200", "360"):
+        assert (
+            main(
+                [
+                    "rtl",
+                    str(model_file),
+                    "--inputs",
+                    "puppi",
+                    "--clock",
+                    clock,
+                    "--out",
+                    str(tmp_path / clock),
+                ]
+            )
+            == 0
+        )
+    slow = json.loads((tmp_path / "200" / "rtl.json").read_text())
+    fast = json.loads((tmp_path / "360" / "rtl.json").read_text())
+    assert fast["units_per_stage"] == 2 and slow["units_per_stage"] == 5
+    assert fast["latency_cycles"] > slow["latency_cycles"]
+    assert fast["latency_ns"] < 2 * slow["latency_ns"]
+
+
 def test_bits_scan_trades_auc_for_luts(model_file: Path, tmp_path: Path, capsys) -> None:  # noqa: ANN001
     args = ["report", str(model_file), "--work", str(tmp_path / "w"), "--no-yosys", "--scan-bits", "4,16"]
     assert main([*args, "--plot-dir", str(tmp_path / "plots"), "--json"]) == 0

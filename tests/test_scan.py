@@ -59,7 +59,10 @@ def test_two_point_scan_on_two_workers_merges_plots_and_resumes(
 
 @pytest.mark.parametrize(
     ("flag", "value", "message"),
-    [("--inputs", "ptetaphi", "--inputs 'ptetaphi': unknown input mode"), ("--reuse", "2", "reuse factor 1")],
+    [
+        ("--inputs", "ptetaphi", "--inputs 'ptetaphi': unknown input mode"),
+        ("--reuse", "10", "reuse factors 1 .. 9"),
+    ],
 )
 def test_options_that_do_not_exist_yet_are_refused_before_any_work(
     model_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], flag: str, value: str, message: str
@@ -87,6 +90,24 @@ def test_scan_over_both_input_modes_reports_trigger_decisions(
             "0.70",
         }
     assert by["puppi"]["types"]["input_pt"].startswith("ap_ufixed<14,12")
+
+
+def test_scan_over_reuse_factors_divides_the_pair_products(
+    model_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "scan"
+    args = ["scan", str(model_file), "--n", "10", "--reuse", "5,9", "--clock", "200,360", "--no-yosys"]
+    assert main([*args, "--inputs", "puppi", "--cluster", "inline", "--out", str(out), "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)["rows"]
+    by = {(r["reuse"], r["clock_mhz"]): r for r in rows}
+    assert len(by) == 4 and {r["ii"] for r in rows} == {5, 9}
+    # 45 pairs x 2 products at II = 1 (+ 2 per constituent); at R = 5 on 9 pair units and 2 beam
+    # units; at R = 9 still 9 (the rotation takes ceil(N / R) units per circular distance)
+    assert by[(5, 200.0)]["da4ml_products"] == by[(9, 200.0)]["da4ml_products"] == 2 * 9 + 2 * 2
+    # one jet per 25 ns: R = 5 at 200 MHz and R = 9 at 360 MHz do, R = 9 at 200 MHz does not
+    assert by[(5, 200.0)]["sustains_25ns"] and by[(9, 360.0)]["sustains_25ns"]
+    assert not by[(9, 200.0)]["sustains_25ns"]
+    assert by[(5, 200.0)]["auc"] == by[(9, 360.0)]["auc"]  # the same integers at any R
 
 
 def test_malformed_lists_are_one_line_errors(model_file: Path, capsys: pytest.CaptureFixture[str]) -> None:

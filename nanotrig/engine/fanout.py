@@ -120,7 +120,7 @@ def _on_cluster(
         by_key[fut.key] = t
         futures.append(fut)
     try:
-        for fut in as_completed(futures):
+        for fut in _completed(as_completed(futures)):
             t = by_key[fut.key]
             if fut.status == "finished":
                 results[t.key] = store.save(t, fut.result())
@@ -137,3 +137,13 @@ def _on_cluster(
         with contextlib.suppress(Exception):
             client.cancel(futures)
         raise
+
+
+def _completed(ac: Any) -> Any:
+    """Futures as they finish. The wait is a short interruptible sleep, not a block inside Dask:
+    Ctrl-C stops a fan-out at once, not when the next (maybe hour-long) task ends."""
+    while not ac.is_empty():
+        batch = ac.next_batch(block=False)
+        if not batch:
+            time.sleep(0.1)
+        yield from batch

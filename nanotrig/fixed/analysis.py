@@ -5,17 +5,23 @@ over a jet sample (by default the shipped 4,000-jet sample) and records max |val
 on valid entries. Hard bounds from the input format fix the input type. Integer bits hold that
 maximum times 2**margin_bits; fractional bits follow one rule per group of stages:
 
-- pair group (d, r, T, pair_bias, u, v, z): one common LSB, ``pair_bits`` below the largest
-  |z|, so r and T are exact sums of d and the per-pair adds s d + u + v never round;
-- diagonal group (diag_bias, y): ``diag_bits`` below the largest |y|;
+- pair group (d, r, T, u, v, z): one common LSB, ``pair_bits`` below the largest |z|, so r and
+  T are exact sums of d and the per-pair adds s d + u + v never round;
+- diagonal group (y): ``diag_bits`` below the largest |y| (per particle, so a fine LSB is cheap);
+- the jet biases pair_bias and diag_bias: ``bias_bits`` finer than their group. One value per
+  jet and channel enters every pair (every particle) of the jet, so its rounding error does not
+  average out over the ~M^2 terms of A as the per-pair errors do: at the group's LSB it was the
+  largest part of the score error (c2: rms 0.080 -> 0.074 with it exact; PUPPI 0.040 -> 0.027),
+  at the cost of a few bits on 2 C values per jet;
 - sums A, D: ``sum_bits`` below their largest value (never finer than z / y);
 - result: ``result_bits`` below the largest |w|.
 
 The pair, diagonal and sum bits are quoted for ``reference_constituents`` (20) constituents: the
 largest |z| grows about linearly with N (r_i and T are sums over the jet), while the small pair
 values that carry the physics do not, so one bit is added per doubling of N above the reference
-to keep their LSB. Measured on the shipped c2-n80 (N = 80, 9,000 stand-in test jets): 15 bits
-lose 0.004 in AUC, 17 bits 0.0005.
+to keep their LSB. Measured on the shipped c2-n80 (N = 80, 9,000 stand-in test jets, biases
+at the group's LSB): 15 bits lose 0.004 in AUC, 17 bits 0.0005; with ``bias_bits`` the extra
+bits still cut the score error by a third (shipped sample: rms 0.10 -> 0.065).
 
 PUPPI inputs (``inputs='puppi'``): the word types default to the CMS Phase-2 convention (pT
 ``ap_ufixed<14,12>``, eta ``ap_int<12>``, phi ``ap_int<11>``, angles in pi/720). Table indices
@@ -41,7 +47,12 @@ import numpy as np
 
 from nanotrig.canonical import CanonicalModel
 from nanotrig.errors import NanotrigError
-from nanotrig.fixed.hwmodel import coefficient_tables, coefficient_type, quantize_coefficients
+from nanotrig.fixed.hwmodel import (
+    coefficient_tables,
+    coefficient_type,
+    quantize_coefficients,
+    truncation_offsets,
+)
 from nanotrig.fixed.kernel import COEF_NAMES, UNSIGNED_STAGES, batch_size, check_mode, run_kernel
 from nanotrig.fixed.ops import RangeOps
 from nanotrig.fixed.quantize import quantize_jets
@@ -62,9 +73,13 @@ class DeriveOptions:
     # converts doubles with input_t's own modes, so input_t carries these (quantize_inputs too).
     input_rounding: str = "AP_RND"
     input_overflow: str = "AP_SAT"
-    weight_bits: int = 12
+    weight_bits: int = 10  # at N = 20; 12 gave the same physics on c1..c10 and more adders (docs/rtl.md)
     margin_bits: int = 1
-    pair_bits: int = 15
+    # 14 bits and biases 5 bits finer (docs/firmware.md): decision flips 1.26 -> 1.04 % (c2),
+    # 0.64 -> 0.45 % (c2 PUPPI), 3.35 -> 1.44 % (c2-n40) against 15 bits with the biases at the
+    # group's LSB, and one bit less in every pair adder
+    pair_bits: int = 14
+    bias_bits: int = 5
     diag_bits: int = 15
     sum_bits: int = 15
     result_bits: int = 14
@@ -76,8 +91,12 @@ class DeriveOptions:
     input_pt: str = "ap_ufixed<14,12>"
     input_eta: str = "ap_int<12>"
     input_phi: str = "ap_int<11>"
-    pair_table_bits: int = 16  # F and G entries; their sum (17 bits) is one DSP48E2 B operand
-    beam_table_bits: int = 17
+    # ROM sizes, chosen on the stand-in's 18k test jets (docs/puppi.md): the table errors stay
+    # below those of the pi/720 angle words (decision flips 0.74 % at 16/17 bits and 1 step,
+    # 0.73 % here); a pair ROM of 12 bits, a beam ROM of 10 bits indexed by eta in steps of 4
+    pair_table_bits: int = 12
+    beam_table_bits: int = 10
+    beam_index_steps: int = 4  # eta words per beam-ROM entry (a power of two)
     dsp_a_bits: int = 26  # widest unsigned operand of a DSP48E2 A port (27 bits signed)
 
 
@@ -116,7 +135,7 @@ def stage_ranges(
     model: CanonicalModel, pmu: np.ndarray, opts: DeriveOptions, ptetaphi: np.ndarray | None = None
 ) -> dict[str, float]:
     """max |value| per stage over the jets ``pmu`` (float GeV), after input/weight quantisation."""
-    ctypes = coefficient_types(model, opts.weight_bits)
+    ctypes = coefficient_types(model, weight_bits_for(model.n_constituents, opts))
     tables = coefficient_tables(model)
     raw = quantize_coefficients(tables, ctypes)
     qcoefs = {name: raw[name] * ctypes["w_" + name].lsb for name in COEF_NAMES}
@@ -137,10 +156,16 @@ def front_end_types(ranges: dict[str, float], words: dict[str, FixedType], opts:
     """The PUPPI front-end's index, product and table types (see the module docstring)."""
     sat = {"overflow": "AP_SAT"}
     eta_f, phi_f = words["input_eta"].frac, words["input_phi"].frac
+    shift = math.log2(opts.beam_index_steps)
+    if opts.beam_index_steps < 1 or shift != round(shift):
+        raise PrecisionError(f"beam_index_steps {opts.beam_index_steps} is not a power of two")
     types = {
         "deta": fitting_type(ranges.get("deta", 0.0), eta_f, signed=False, **sat),
         "dphi": fitting_type(ranges.get("dphi", 0.0), phi_f, signed=False, **sat),
-        "eta": fitting_type(ranges.get("eta", 0.0), eta_f, signed=True, **sat),
+        # round to the nearest entry: a coarser beam index rounds, it does not truncate
+        "eta": fitting_type(
+            ranges.get("eta", 0.0), eta_f - int(shift), signed=True, rounding="AP_RND", **sat
+        ),
     }
     pp = fitting_type(
         ranges.get("pt_pair", 0.0), 2 * words["input_pt"].frac, signed=False, margin_bits=opts.margin_bits
@@ -160,6 +185,12 @@ def extra_bits_for(n_constituents: int, opts: DeriveOptions) -> int:
     return max(0, math.ceil(math.log2(n_constituents / opts.reference_constituents)))
 
 
+def weight_bits_for(n_constituents: int, opts: DeriveOptions) -> int:
+    """Significant coefficient bits: like the internal widths, one more per doubling of N above the
+    reference (c2-n80: 10 bits gave decision flips 3.45 %, 12 bits 3.26 %, AUC -0.00011 more)."""
+    return opts.weight_bits + extra_bits_for(n_constituents, opts)
+
+
 def derive_spec(
     model: CanonicalModel,
     pmu: np.ndarray,
@@ -173,7 +204,7 @@ def derive_spec(
     types: dict[str, FixedType] = input_types(opts)
     if opts.inputs == "puppi":
         types.update(front_end_types(ranges, types, opts))
-    types.update(coefficient_types(model, opts.weight_bits))
+    types.update(coefficient_types(model, weight_bits_for(model.n_constituents, opts)))
 
     def lsb_bits(stage: str, significant: int) -> int:
         big = max(ranges.get(stage, 0.0), 1e-30)
@@ -181,9 +212,9 @@ def derive_spec(
 
     extra = extra_bits_for(model.n_constituents, opts)
     f_pair = lsb_bits("z", opts.pair_bits + extra)
-    f_diag = min(lsb_bits("y", opts.diag_bits + extra), f_pair)
-    frac = {s: f_pair for s in ("d", "r", "T", "pair_bias", "u", "v", "z")}
-    frac.update({"diag_bias": f_diag, "y": f_diag})
+    f_diag = lsb_bits("y", opts.diag_bits + extra)
+    frac = {s: f_pair for s in ("d", "r", "T", "u", "v", "z")}
+    frac.update({"pair_bias": f_pair + opts.bias_bits, "diag_bias": f_diag + opts.bias_bits, "y": f_diag})
     frac["A"] = min(lsb_bits("A", opts.sum_bits + extra), f_pair)
     frac["D"] = min(lsb_bits("D", opts.sum_bits + extra), f_diag)
     frac["result"] = lsb_bits("result", opts.result_bits)
@@ -196,6 +227,14 @@ def derive_spec(
             margin_bits=opts.margin_bits,
             rounding=opts.rounding,
             overflow=overflow,
+        )
+    # the constants also carry the truncation offsets (hwmodel.truncation_offsets): their types
+    # must hold the shifted values
+    tables = coefficient_tables(model)
+    offsets = truncation_offsets(model, tables, types)
+    for name, offset in offsets.items():
+        types["w_" + name] = coefficient_type(
+            tables[name] + offset, weight_bits_for(model.n_constituents, opts), name
         )
     provenance = {
         "derived_by": "nanotrig.fixed.analysis.derive_spec",

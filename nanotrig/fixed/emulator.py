@@ -15,7 +15,7 @@ import numpy as np
 from tqdm import tqdm
 
 from nanotrig.canonical import CanonicalModel
-from nanotrig.fixed.hwmodel import coefficient_tables, quantize_coefficients
+from nanotrig.fixed.hwmodel import hardware_coefficients
 from nanotrig.fixed.kernel import batch_size, cast_stages, run_kernel
 from nanotrig.fixed.ops import Fx, IntOps
 from nanotrig.fixed.quantize import QuantizedInputs, quantize_jets
@@ -55,7 +55,7 @@ class Emulator:
     def __init__(self, model: CanonicalModel, spec: FixedPointSpec) -> None:
         self.model = model
         self.spec = spec
-        self.coefs = quantize_coefficients(coefficient_tables(model), spec.types)
+        self.coefs = hardware_coefficients(model, spec.types)
         self.tables = quantize_tables(tables_for(spec.inputs), spec.types)
         self.signs = [ch.sign for ch in model.channels]
 

@@ -22,11 +22,15 @@ Two input front-ends (``INPUT_MODES``) produce the pair invariants d; everything
                  constituent pairs i < j:
                    deta_ij = cast_deta(|eta_i - eta_j|)                  (saturating table index)
                    dphi_ij = cast_dphi(fold(|phi_i - phi_j|))            fold(a) = a > 720 ? 1440 - a : a
+                 (both built as M - a from a reversed address a chosen among one-sided clamps
+                 of the signed differences, ``magnitude_index``: the same integers for phi
+                 words in [-720, 720], the address ready early enough for a block-RAM read)
                    pp_ij   = cast_pt_pair(pT_i pT_j)                      (one product)
                    d_ij    = cast_d(pp_ij * (F[deta_ij] + G[dphi_ij]))   (one product)
                  with ROMs F = cosh(x) - 1 = 2 sinh^2(x/2), G = 1 - cos(x) = 2 sin^2(x/2) of type
                  ``pair_table``, so d_ij = pT_i pT_j (cosh deta - cos dphi);
-                 beam pairs: e_k = cast_eta(eta_k), d_+k = cast_d(pT_k Em[e_k]), d_-k =
+                 beam pairs: e_k = cast_eta(eta_k) (its clamp tests beside the rounding,
+                 ``saturated_index``), d_+k = cast_d(pT_k Em[e_k]), d_-k =
                  cast_d(pT_k Ep[e_k]) with ROMs Em = exp(-x), Ep = exp(+x) of type ``beam_table``
                  (b+.p = E - pz = pT e^-eta, b-.p = pT e^eta). The index casts saturate: an
                  argument outside a table is clamped to its end and counted like any overflow.
@@ -131,22 +135,37 @@ def pair_index(n: int, beams: bool) -> np.ndarray:
     return idx
 
 
-def cartesian_invariants(ops: Any, fields: Sequence[Any], beams: bool) -> tuple[list[Any], Any]:
-    """(E, px, py, pz) words -> ([d_+k, d_-k] or [], d_ij for i < j), valid bits.
+def valid_bits(ops: Any, fields: Sequence[Any]) -> Any:
+    """A constituent is present iff its first word (E, or pT) is > 0 (both input modes)."""
+    return ops.positive(fields[0])
+
+
+def cartesian_pairs(ops: Any, first: Sequence[Any], second: Sequence[Any], both: Any) -> Any:
+    """d of constituent pairs from the (E, px, py, pz) words of their two constituents.
 
     The products take the words as they come; a pair with an absent constituent is zeroed after
     the cast (a mask on d, not on the four words before the DSPs: same integers, and the DSPs'
     inputs need no logic in front of them)."""
-    valid = ops.positive(fields[0])
-    e, px, py, pz = fields
-    n = e.shape[1]
+    e1, px1, py1, pz1 = first
+    e2, px2, py2, pz2 = second
+    dot = e1 * e2 - px1 * px2 - py1 * py2 - pz1 * pz2
+    return ops.mask(ops.cast(dot, "d", both), both)
+
+
+def cartesian_beams(ops: Any, fields: Sequence[Any], valid: Any) -> list[Any]:
+    """[d_+k, d_-k] = [E - pz, E + pz] of each constituent (adds only), zero when absent."""
+    e, pz = fields[0], fields[3]
+    return [ops.mask(ops.cast(e - pz, "d", valid), valid), ops.mask(ops.cast(e + pz, "d", valid), valid)]
+
+
+def cartesian_invariants(ops: Any, fields: Sequence[Any], beams: bool) -> tuple[list[Any], Any]:
+    """(E, px, py, pz) words -> ([d_+k, d_-k] or [], d_ij for i < j), valid bits."""
+    valid = valid_bits(ops, fields)
+    n = fields[0].shape[1]
     iu, ju = np.triu_indices(n, 1)
     both = valid[:, iu] & valid[:, ju]
-    dot = e[:, iu] * e[:, ju] - px[:, iu] * px[:, ju] - py[:, iu] * py[:, ju] - pz[:, iu] * pz[:, ju]
-    d_cc = ops.mask(ops.cast(dot, "d", both), both)
-    beam = []
-    if beams:
-        beam = [ops.mask(ops.cast(e - pz, "d", valid), valid), ops.mask(ops.cast(e + pz, "d", valid), valid)]
+    d_cc = cartesian_pairs(ops, [f[:, iu] for f in fields], [f[:, ju] for f in fields], both)
+    beam = cartesian_beams(ops, fields, valid) if beams else []
     return [*beam, d_cc], valid
 
 
@@ -155,26 +174,147 @@ def fold_half_turn(ops: Any, a: Any) -> Any:
     return ops.select(ops.greater(a, PHI_HALF_TURN), ops.exact(2 * PHI_HALF_TURN) - a, a)
 
 
+def magnitude_index(ops: Any, diff: Any, neg_diff: Any, stage: str, where: Any, fold: bool = False) -> Any:
+    """The saturated table index cast_stage(|diff|), or cast_stage(fold(|diff|)) (``fold``: an
+    angle difference, |diff| <= 1440), built so that a block-RAM address is ready early;
+    ``neg_diff`` is -diff (the same words subtracted the other way).
+
+    The index u is M - a with M the index type's largest value and the reversed address
+    a = M - u = M - min(|diff|, M) (fold(|diff|) with ``fold``) chosen by the sign of the
+    difference among one-sided clamps that ReLUs make (free in the delay model, an AND folded
+    into the mux LUT in the fabric), every one a single carry chain from the difference:
+
+        diff >= 0: relu(M + neg_diff)        diff < 0: relu(M + diff)
+        with fold, for diff > 720: relu(diff - (1440 - M)), for diff < -720: relu(neg_diff - (1440 - M))
+
+    so the address is a difference, one constant add and two muxes deep (one mux without the
+    fold) instead of a difference, |.|, the fold and a saturating cast in series; a lookup at
+    u = M - a reads the table at the reversed address (no adder). Each candidate is exact where
+    it is selected (|diff| <= 1440 with the fold: PUPPI phi words lie in [-720, 720]), so it is
+    taken modulo the index width (free bits) and u equals the cast of the exact magnitude, whose
+    overflows are the ones counted. Range analysis (no types yet) and index types whose LSB is
+    finer than the words' take the plain cast."""
+    magnitude = fold_half_turn(ops, ops.abs(diff)) if fold else ops.abs(diff)
+    top = ops.index_max(stage, diff)
+    if top is None:
+        return ops.cast(magnitude, stage, where)
+    ops.count_overflow(magnitude, stage, where)  # the saturation the reversed address performs
+    # the difference both ways, one subtracter each, shared by the candidates and comparisons
+    # below: a ReLU of a negated value would cost a LUT level, of a difference nothing
+    d, nd = ops.bind(diff), ops.bind(neg_diff)
+    m = ops.exact(top)
+    up = ops.low_bits(ops.relu(nd + m), stage)
+    down = ops.low_bits(ops.relu(d + m), stage)
+    if fold:
+        far, half = ops.exact(2 * PHI_HALF_TURN - top), ops.exact(PHI_HALF_TURN)
+        # diff > 720 as the sign of 720 - diff (a sign bit is free, a negated one is not)
+        up = ops.select(ops.negative(nd + half), ops.low_bits(ops.relu(d - far), stage), up)
+        down = ops.select(ops.negative(d + half), ops.low_bits(ops.relu(nd - far), stage), down)
+    return m - ops.select(ops.negative(d), down, up)
+
+
+def saturated_index(ops: Any, x: Any, stage: str, where: Any) -> Any:
+    """cast_stage(x) for a saturating, rounding or truncating table index (the beam ROMs' eta),
+    built so that a block-RAM address is ready early: the clamp's two tests are the signs of x
+    less a constant, beside the rounded value (one carry chain each, in parallel), then two
+    muxes. A plain saturating cast rounds first and then compares and muxes once per side in
+    series, two levels too many for a read in the first stage. Same integers, same overflows;
+    range analysis (no types yet) takes the plain cast."""
+    t = ops.index_type(stage)
+    if t is None or t.overflow != "AP_SAT" or t.rounding not in ("AP_RND", "AP_TRN"):
+        return ops.cast(x, stage, where)
+    ops.count_overflow(x, stage, where)
+    half = t.lsb / 2 if t.rounding == "AP_RND" else 0.0  # x rounds up to the next index from here
+    lo, hi = t.min_value, t.max_value
+    q = ops.low_bits(x, stage)  # rounded (one constant add), wrapped (free bits)
+    # x rounds above hi iff x >= hi + lsb - half, below lo iff x < lo - half
+    below_top = ops.select(ops.negative(x - ops.exact(hi + t.lsb - half)), q, ops.exact(hi))
+    return ops.low_bits(ops.select(ops.negative(x - ops.exact(lo - half)), ops.exact(lo), below_top), stage)
+
+
+def puppi_pairs(ops: Any, first: Sequence[Any], second: Sequence[Any], both: Any) -> Any:
+    """d of constituent pairs from the (pT, eta, phi) words of their two constituents; massless.
+    ``both`` (both present) only says where overflows count: pT = 0 already zeroes d."""
+    pt1, eta1, phi1 = first
+    pt2, eta2, phi2 = second
+    deta = magnitude_index(ops, eta1 - eta2, eta2 - eta1, "deta", both)
+    dphi = magnitude_index(ops, phi1 - phi2, phi2 - phi1, "dphi", both, fold=True)
+    angle = ops.lookup(deta, "cosh_m1") + ops.lookup(dphi, "one_m_cos")
+    pp = ops.cast(pt1 * pt2, "pt_pair", both)
+    return ops.cast(pp * angle, "d", both)
+
+
+def puppi_beams(ops: Any, fields: Sequence[Any], valid: Any) -> list[Any]:
+    """[d_+k, d_-k] = [pT e^-eta, pT e^eta] of each constituent (zero when pT = 0)."""
+    pt, eta = fields[0], fields[1]
+    e = saturated_index(ops, eta, "eta", valid)
+    return [ops.cast(pt * ops.lookup(e, "exp_minus"), "d"), ops.cast(pt * ops.lookup(e, "exp_plus"), "d")]
+
+
 def puppi_invariants(ops: Any, fields: Sequence[Any], beams: bool) -> tuple[list[Any], Any]:
     """(pT, eta, phi) words -> ([d_+k, d_-k] or [], d_ij for i < j), valid bits; massless."""
-    pt, eta, phi = fields
-    valid = ops.positive(pt)  # pT is unsigned: an absent constituent has pT = 0 already
-    n = pt.shape[1]
+    valid = valid_bits(ops, fields)  # pT is unsigned: an absent constituent has pT = 0 already
+    n = fields[0].shape[1]
     iu, ju = np.triu_indices(n, 1)
     both = valid[:, iu] & valid[:, ju]  # where overflows count (a wire AND in the RTL trace)
-    deta = ops.cast(ops.abs(eta[:, iu] - eta[:, ju]), "deta", both)
-    dphi = ops.cast(fold_half_turn(ops, ops.abs(phi[:, iu] - phi[:, ju])), "dphi", both)
-    angle = ops.lookup(deta, "cosh_m1") + ops.lookup(dphi, "one_m_cos")
-    pp = ops.cast(pt[:, iu] * pt[:, ju], "pt_pair", both)
-    d_cc = ops.cast(pp * angle, "d", both)
-    beam = []
-    if beams:
-        e = ops.cast(eta, "eta", valid)
-        beam = [ops.cast(pt * ops.lookup(e, "exp_minus"), "d"), ops.cast(pt * ops.lookup(e, "exp_plus"), "d")]
+    d_cc = puppi_pairs(ops, [f[:, iu] for f in fields], [f[:, ju] for f in fields], both)
+    beam = puppi_beams(ops, fields, valid) if beams else []
     return [*beam, d_cc], valid
 
 
 FRONT_ENDS = {"cartesian": cartesian_invariants, "puppi": puppi_invariants}
+# the same front-ends in pieces, for datapaths that compute a subset of the pairs per cycle
+PAIR_INVARIANTS = {"cartesian": cartesian_pairs, "puppi": puppi_pairs}
+BEAM_INVARIANTS = {"cartesian": cartesian_beams, "puppi": puppi_beams}
+
+
+# D .. G in pieces: ``run_kernel`` composes them over whole jets; a time-multiplexed datapath
+# (nanotrig.rtl.folded) applies the same pieces to the pairs of one cycle. Sums between pieces
+# are exact, so any grouping of the terms gives the same integers.
+
+
+def row_sum_cast(ops: Any, row_sums: Any, valid: Any) -> Any:
+    """r_i = cast_r(sum_k d_ik), from the exact row sums."""
+    return ops.cast(row_sums, "r", valid)
+
+
+def jet_sum(ops: Any, r: Any) -> Any:
+    """T = cast_T(sum_i r_i)."""
+    return ops.cast(ops.sum(r, axis=1), "T")
+
+
+def pair_terms(ops: Any, coef: Any, h: int, r: Any, t: Any, valid: Any) -> tuple[Any, Any]:
+    """Per particle (constant multipliers or ROM x r): u_hi (carries the jet-level bias) and v_hi."""
+    c = ops.cast(coef("pair_T", h) * t + coef("pair_const", h), "pair_bias")
+    u = ops.cast(coef("pair_row", h)[:, None] * r + c[:, None], "u", valid)
+    v = ops.cast(coef("pair_col", h)[:, None] * r, "v", valid)
+    return u, v
+
+
+def pair_relu(ops: Any, sd: Any, uv: Any, keep: Any) -> Any:
+    """ReLU(z) of ordered pairs, zero where ``keep`` is false: z = cast_z(s_h d_ij + (u_hi + v_hj)).
+
+    ``uv`` is u_i + v_j (``bind``: an adder here, numerically a no-op): u carries the jet-level
+    bias c, the last value to arrive, so the pair values waiting for it are the d (shared by
+    both orders and channels), not the partial sums."""
+    z = ops.cast(sd + ops.bind(uv), "z", keep)
+    return ops.mask(ops.relu(z), keep)
+
+
+def diag_terms(ops: Any, coef: Any, h: int, r: Any, t: Any, valid: Any) -> Any:
+    """y_hi = cast_y(diag_r_h r_i + e_h), e_h = cast(diag_T_h T + diag_const_h)."""
+    e = ops.cast(coef("diag_T", h) * t + coef("diag_const", h), "diag_bias")
+    return ops.cast(coef("diag_r", h)[:, None] * r + e[:, None], "y", valid)
+
+
+def diag_sum(ops: Any, y: Any, valid: Any) -> Any:
+    """D_h = cast_D(sum over valid i of ReLU(y_hi))."""
+    return ops.cast(ops.sum(ops.mask(ops.relu(y), valid), axis=1), "D")
+
+
+def channel_output(coef: Any, h: int, w: Any, a_sum: Any, d_sum: Any) -> Any:
+    """w + out_pair_h A_h + out_diag_h D_h (exact; ``cast_result`` after the last channel)."""
+    return w + coef("out_pair", h) * a_sum + coef("out_diag", h) * d_sum
 
 
 def run_kernel(
@@ -197,28 +337,22 @@ def run_kernel(
     pair_valid = valid[:, :, None] & valid[:, None, :] & ~np.eye(valid.shape[1], dtype=bool)[None]
 
     # D: aggregates (row sums by adding d, no p_i.J multipliers)
-    r = ops.cast(ops.sum(d, axis=2), "r", valid)
-    t = ops.cast(ops.sum(r, axis=1), "T")
+    r = row_sum_cast(ops, ops.sum(d, axis=2), valid)
+    t = jet_sum(ops, r)
 
     def coef(name: str, h: int | None = None) -> Any:
         return ops.coef(name, h, m)
 
     w = coef("out_const")
     for h, sign in enumerate(signs):
-        # E: per-particle terms (constant multipliers or ROM x r), then adds only per pair
-        c = ops.cast(coef("pair_T", h) * t + coef("pair_const", h), "pair_bias")
-        u = ops.cast(coef("pair_row", h)[:, None] * r + c[:, None], "u", valid)
-        v = ops.cast(coef("pair_col", h)[:, None] * r, "v", valid)
+        # E: per-particle terms, then adds only per ordered pair
+        u, v = pair_terms(ops, coef, h, r, t, valid)
         sd = d if sign > 0 else -d
-        # u_i + v_j first (``bind``: an adder here, numerically a no-op): u carries the jet-level
-        # bias c, the last value to arrive, so the pair values waiting for it are the d (231,
-        # shared by both orders and channels), not 924 partial sums
-        z = ops.cast(sd + ops.bind(u[:, :, None] + v[:, None, :]), "z", pair_valid)
-        e = ops.cast(coef("diag_T", h) * t + coef("diag_const", h), "diag_bias")
-        y = ops.cast(coef("diag_r", h)[:, None] * r + e[:, None], "y", valid)
-        # F: ReLU, mask, adder trees
-        a_sum = ops.cast(ops.sum(ops.mask(ops.relu(z), pair_valid), axis=(1, 2)), "A")
-        d_sum = ops.cast(ops.sum(ops.mask(ops.relu(y), valid), axis=1), "D")
+        relu_z = pair_relu(ops, sd, u[:, :, None] + v[:, None, :], pair_valid)
+        y = diag_terms(ops, coef, h, r, t, valid)
+        # F: adder trees
+        a_sum = ops.cast(ops.sum(relu_z, axis=(1, 2)), "A")
+        d_sum = diag_sum(ops, y, valid)
         # G: output stage
-        w = w + coef("out_pair", h) * a_sum + coef("out_diag", h) * d_sum
+        w = channel_output(coef, h, w, a_sum, d_sum)
     return ops.cast(w, "result"), m

@@ -14,9 +14,17 @@ these methods of an ops object for everything else:
     exact(value)            an exact (dyadic) constant, broadcast where it is used
     positive(x)             the valid bits x > 0 (the RTL trace also builds the ROM address M from them)
     greater(x, c)           x > c for a constant c, a bit
+    negative(x)             x < 0, a bit (the sign bit: no logic)
     select(bit, a, b)       bit ? a : b (a mux)
     abs(x)                  |x|, exact
     lookup(x, table)        a front-end ROM (``kernel.FRONT_END_TABLES``) at the already cast index x
+    index_type(stage)       the type of table index ``stage`` (None in the range analysis: the plain cast)
+    index_max(stage, x)     the largest value of table index ``stage`` when x (a difference of words)
+                            can be indexed through its reversed address (``kernel.magnitude_index``);
+                            None where the plain cast is used (no types yet, or a finer index LSB)
+    low_bits(x, stage)      x in ``stage``'s type with its rounding but wrapping (bit selection, plus the
+                            rounding's constant add for AP_RND), for values known to fit
+    count_overflow(x, stage, where)  count the overflows cast(x, stage, where) would have (no value)
     bind(x)                 x, exactly; in hardware the sum x is built here (an association hint)
 
 Two backends live here: ``IntOps`` (the bit-accurate emulator: int64 numpy, vectorised over jets)
@@ -196,12 +204,38 @@ class IntOps:
     def bind(self, x: Fx) -> Fx:
         return x
 
+    def negative(self, x: Fx) -> np.ndarray:
+        return x.v < 0
+
+    def index_max(self, stage: str, x: Fx) -> float | None:
+        return reversed_index_max(self.types[stage], x.f)
+
+    def index_type(self, stage: str) -> FixedType:
+        return self.types[stage]
+
+    def low_bits(self, x: Fx, stage: str) -> Fx:
+        t = self.types[stage]
+        v, _ = quantize_int(x.v, x.f, t.with_modes(overflow="AP_WRAP"))
+        return Fx(v, t.frac, t.width)
+
+    def count_overflow(self, x: Fx, stage: str, where: np.ndarray | None = None) -> None:
+        self.cast(x, stage, where)
+
     def lookup(self, x: Fx, table: str) -> Fx:
         index_stage, value_stage, _ = FRONT_END_TABLES[table]
         ti, tv = self.types[index_stage], self.types[value_stage]
         if x.f != ti.frac:
             raise ValueError(f"table {table!r} looked up with a value not cast to {index_stage!r}")
         return Fx(self.tables[table][x.v - ti.min_int], tv.frac, tv.width)
+
+
+def reversed_index_max(t: FixedType, word_frac: int) -> float | None:
+    """The largest value of an unsigned saturating index type ``t`` for ``kernel.magnitude_index``,
+    or None when the index needs rounding (its LSB is coarser than the words': ``word_frac``
+    fractional bits against ``t.frac``) or is not an unsigned saturating type."""
+    if t.signed or t.overflow == "AP_WRAP" or word_frac > t.frac:
+        return None
+    return t.max_value
 
 
 def dyadic(value: float) -> tuple[int, int]:
@@ -267,6 +301,21 @@ class RangeOps:
 
     def bind(self, x: np.ndarray) -> np.ndarray:
         return x
+
+    def negative(self, x: np.ndarray) -> np.ndarray:
+        return x < 0
+
+    def index_max(self, stage: str, x: np.ndarray) -> None:
+        return None  # the types are what the range analysis derives: the plain cast
+
+    def index_type(self, stage: str) -> None:
+        return None  # the same
+
+    def low_bits(self, x: np.ndarray, stage: str) -> np.ndarray:
+        raise NotImplementedError("range analysis takes the plain cast (index_max is None)")
+
+    def count_overflow(self, x: np.ndarray, stage: str, where: np.ndarray | None = None) -> None:
+        self.cast(x, stage, where)
 
     def lookup(self, x: np.ndarray, table: str) -> np.ndarray:
         """The exact function (no table rounding): the table types are derived from these ranges."""

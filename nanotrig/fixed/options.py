@@ -28,17 +28,23 @@ def add_spec_arguments(p: argparse.ArgumentParser, input_words: bool = True) -> 
             default=1 / 32,
             help="Cartesian input LSB in GeV, a power of two (1/32)",
         )
-        p.add_argument("--weight-bits", type=int, default=12, help="width of every coefficient (default 12)")
+        p.add_argument("--weight-bits", type=int, default=10, help="width of every coefficient (default 10)")
     p.add_argument(
         "--input-pt", default="ap_ufixed<14,12>", help="PUPPI pT word (default CMS Phase-2, 0.25 GeV)"
     )
     p.add_argument("--input-eta", default="ap_int<12>", help="PUPPI eta word in steps of pi/720 (ap_int<12>)")
     p.add_argument("--input-phi", default="ap_int<11>", help="PUPPI phi word in steps of pi/720 (ap_int<11>)")
     p.add_argument(
-        "--pair-table", choices=TABLE_IMPLEMENTATIONS, default=None, help="PUPPI pair ROMs in LUTs or BRAM"
+        "--pair-table",
+        choices=TABLE_IMPLEMENTATIONS,
+        default=None,
+        help="PUPPI pair ROMs (default bram; bram_deta: only cosh-1 in BRAM)",
     )
     p.add_argument(
-        "--beam-table", choices=TABLE_IMPLEMENTATIONS, default=None, help="PUPPI beam ROMs in LUTs or BRAM"
+        "--beam-table",
+        choices=TABLE_IMPLEMENTATIONS,
+        default=None,
+        help="PUPPI beam ROMs in LUTs or BRAM (default lut)",
     )
 
 

@@ -18,14 +18,30 @@ from typing import Any
 
 import yaml
 
-from nanotrig.fixed.kernel import COEF_NAMES, INPUT_FIELDS, check_mode, stages
+from nanotrig.fixed.kernel import COEF_NAMES, FRONT_END_TABLES, INPUT_FIELDS, check_mode, stages
 from nanotrig.fixed.types import FixedType, PrecisionError
 
 COEF_KEYS = tuple("w_" + c for c in COEF_NAMES)
 ALL_KEYS = stages("cartesian") + COEF_KEYS  # the Cartesian mode's keys (see ``spec_keys``)
 MAX_INPUT_WIDTH = 28  # products of two words plus four-term sums must stay exact in int64
-TABLE_IMPLEMENTATIONS = ("lut", "bram")
-DEFAULT_IMPLEMENTATION = {"pair_table": "lut", "beam_table": "lut"}
+# lut / bram: every table of the group in LUTs / block RAM; bram_deta: the pair tables split, the
+# cosh - 1 table (indexed by |d eta|, whose index is ready early enough for a synchronous read
+# without an extra stage) in block RAM, two pairs per dual-port RAMB18, the 1 - cos table in LUTs
+TABLE_IMPLEMENTATIONS = ("lut", "bram", "bram_deta")
+# Default: the pair ROMs in block RAM (190 RAMB18 for N = 20: two reads per pair, two ports per
+# RAMB18), the beam ROMs in LUTs. The reversed-address pair indices (kernel.magnitude_index) are
+# ready in time for a read in the first stage, and so is the beam index (kernel.saturated_index),
+# so c2 at 200 MHz takes 10 cycles with any choice; the beam ROMs in BRAM would save ~2 k LUT but
+# make block RAM the scarcest resource of the part (docs/puppi.md).
+DEFAULT_IMPLEMENTATION = {"pair_table": "bram", "beam_table": "lut"}
+
+
+def table_storage(implementation: dict[str, str], table: str) -> str:
+    """'lut' or 'bram': where front-end table ``table`` (a ``FRONT_END_TABLES`` name) lives."""
+    impl = implementation[FRONT_END_TABLES[table][1]]
+    if impl == "bram_deta":
+        return "bram" if table == "cosh_m1" else "lut"
+    return impl
 
 
 def parse_precision(text: object, where: str) -> FixedType:

@@ -10,10 +10,10 @@ from __future__ import annotations
 import numpy as np
 
 from nanotrig.canonical import CanonicalModel
-from nanotrig.fixed.hwmodel import coefficient_tables, quantize_coefficients
+from nanotrig.fixed.hwmodel import hardware_coefficients
 from nanotrig.fixed.kernel import COEF_NAMES, FRONT_END_TABLES, PHI_HALF_TURN, run_kernel
 from nanotrig.fixed.ops import Fx, IntOps
-from nanotrig.fixed.spec import FixedPointSpec
+from nanotrig.fixed.spec import FixedPointSpec, table_storage
 from nanotrig.fixed.tables import quantize_tables, tables_for
 from nanotrig.fixed.types import FixedType
 
@@ -28,7 +28,7 @@ STORAGE = {"lut": "lutram", "bram": "bram"}
 def accumulator_types(model: CanonicalModel, spec: FixedPointSpec) -> dict[str, str]:
     """Exact types for the loop accumulators, from the emulator's static bit bounds (which
     depend only on the types, so one all-zero jet is enough to obtain them)."""
-    coefs = quantize_coefficients(coefficient_tables(model), spec.types)
+    coefs = hardware_coefficients(model, spec.types)
     ops = IntOps(spec.types, coefs, quantize_tables(tables_for(spec.inputs), spec.types))
     fields = [
         Fx(np.zeros((1, model.n_constituents), dtype=np.int64), t.frac, t.width) for _, t in spec.input_fields
@@ -78,6 +78,21 @@ def multipliers(model: CanonicalModel, mode: str) -> int:
     return 2 * pairs + (2 * n if model.beams else 0)
 
 
+def multiplier_limit(model: CanonicalModel, mode: str, reuse_factor: int) -> int:
+    """The ALLOCATION limit on multipliers at II = ``reuse_factor``: the RTL's (``nanotrig rtl
+    --reuse-factor R``): its rotation schedule (``nanotrig.rtl.schedule``) has ceil(N / R) pair
+    units per circular distance, 4 products each (Cartesian) or 2 (PUPPI, + 2 per beam unit), a
+    few more than ceil(products / R) where R does not divide N. II = 1: every product."""
+    from nanotrig.rtl.schedule import fold_schedule
+
+    if reuse_factor <= 1:
+        return max(multipliers(model, mode), 1)
+    sched = fold_schedule(model.n_constituents, reuse_factor)
+    if mode == "cartesian":
+        return max(4 * len(sched.pairs), 1)
+    return max(2 * len(sched.pairs) + (2 * len(sched.beams) if model.beams else 0), 1)
+
+
 def _front_end_table(name: str, raw: np.ndarray, spec: FixedPointSpec) -> str:
     index_stage, value_stage, _ = FRONT_END_TABLES[name]
     ti, tv = spec[index_stage], spec[value_stage]
@@ -86,7 +101,7 @@ def _front_end_table(name: str, raw: np.ndarray, spec: FixedPointSpec) -> str:
     addr = f"x.range({ti.width - 1}, 0).to_uint()"
     if ti.signed:
         addr = f"({addr} ^ {1 << (ti.width - 1)}u)"
-    impl = STORAGE[spec.implementation[value_stage]]
+    impl = STORAGE[table_storage(spec.implementation, name)]
     return (
         f"    static {value_stage}_t {name}(const {index_stage}_t x) {{ // ROM over {ti}\n"
         f"        static const {value_stage}_t table[{raw.size}] = {{{values}}};\n"
@@ -113,8 +128,7 @@ def config_struct(
     if spec["result"].width > MAX_RESULT_WIDTH:
         raise ValueError(f"stage 'result': {spec['result']} wider than {MAX_RESULT_WIDTH} bits")
     n, p = model.n_constituents, model.n_particles
-    n_mult = multipliers(model, spec.inputs)
-    coefs = quantize_coefficients(coefficient_tables(model), spec.types)
+    coefs = hardware_coefficients(model, spec.types)
     acc = accumulator_types(model, spec)
     d_t = spec["d"]
     beam_beam = int(IntOps(spec.types, coefs).const(2.0, "d", (1,)).v[0])
@@ -127,7 +141,8 @@ def config_struct(
         f"    static const bool beams = {'true' if model.beams else 'false'};",
         f"    static const unsigned n_hidden = {model.n_hidden};",
         f"    static const unsigned reuse_factor = {reuse_factor};",
-        f"    static const unsigned multiplier_limit = {max(-(-n_mult // reuse_factor), 1)};",
+        # the same allocation as the RTL at this II (its pair units); only Vitis says what it binds
+        f"    static const unsigned multiplier_limit = {multiplier_limit(model, spec.inputs, reuse_factor)};",
     ]
     for stage in STAGE_TYPEDEFS:
         lines.append(f"    typedef {spec[stage]} {stage}_t;")

@@ -32,6 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--lr-init", type=float, default=0.01)
     p.add_argument("--lr-final", type=float, default=1e-6)
     p.add_argument("--warmup", type=int, default=4, help="linear warm-up epochs (default 4)")
+    p.add_argument("--weight-decay", type=float, default=0.0, help="AdamW decoupled weight decay (default 0)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--n-train", type=int, default=-1, help="use only the first N training jets")
     p.add_argument("--n-valid", type=int, default=-1, help="use only the first N validation jets")
@@ -43,6 +44,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--keep", type=int, default=5, help="seeds the --seeds table averages over (default 5)")
     add_cluster_arguments(p)  # where --seeds trainings run
+    p.add_argument("--screen-seeds", help="e.g. 1-25: each seed --screen-epochs, then the best one fully")
+    p.add_argument("--screen-epochs", type=int, default=9, help="epochs per screened seed (default 9)")
     p.set_defaults(func=_train)
 
     p = sub.add_parser("eval", help="accuracy, AUC, 1/eps_B at 30%% and 50%% signal efficiency")
@@ -104,6 +107,7 @@ def _train(args: argparse.Namespace) -> int:
         lr_init=args.lr_init,
         lr_final=args.lr_final,
         warmup=args.warmup,
+        weight_decay=args.weight_decay,
         seed=args.seed,
         n_train=args.n_train,
         n_valid=args.n_valid,
@@ -120,7 +124,14 @@ def _train(args: argparse.Namespace) -> int:
         print((out / "ensemble.md").read_text())
         print(json.dumps({"canonical": table["result"]["canonical"], "best": table["best"]["seed"]}))
         return 0
-    result = train(cfg, log=lambda s: print(s, file=sys.stderr))
+    if args.screen_seeds:
+        from nanotrig.model.ensemble import parse_seeds
+        from nanotrig.model.train import train_screened
+
+        seeds = parse_seeds(args.screen_seeds)
+        result = train_screened(cfg, seeds, args.screen_epochs, log=lambda s: print(s, file=sys.stderr))
+    else:
+        result = train(cfg, log=lambda s: print(s, file=sys.stderr))
     print(json.dumps(result))
     return 0
 

@@ -19,7 +19,6 @@ import contextlib
 import json
 import os
 import re
-import shutil
 from collections.abc import Callable
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -28,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from nanotrig.engine import ClusterSpec, Engine, Task, TaskStore, fan_out, make_task
+from nanotrig.engine.store import atomic_copy
 from nanotrig.errors import NanotrigError
 
 # bump when a seed's result for the same inputs would differ
@@ -197,12 +197,6 @@ def table_markdown(t: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _atomic_copy(src: Path, dst: Path) -> None:
-    tmp = dst.with_name(f".{dst.name}.{os.getpid()}.tmp")
-    shutil.copyfile(src, tmp)
-    os.replace(tmp, dst)
-
-
 def run_ensemble(
     base: Any,
     seeds: list[int],
@@ -231,9 +225,9 @@ def run_ensemble(
         where = engine.describe
     table = ensemble_table(base.name, res.results, keep)
     best = table["best"]
-    _atomic_copy(Path(best["canonical"]), out / f"{base.name}.json")
+    atomic_copy(Path(best["canonical"]), out / f"{base.name}.json")
     best_run = next(r for r in res.results if r["seed"] == best["seed"])
-    _atomic_copy(Path(best_run["keras"]), out / f"{base.name}.keras")
+    atomic_copy(Path(best_run["keras"]), out / f"{base.name}.keras")
     table.update(
         cluster=where,
         seeds_trained=res.ran,

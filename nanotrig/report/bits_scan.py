@@ -11,7 +11,6 @@ key, its RTL and Yosys result cached in its own folder), so an interrupted scan 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -21,6 +20,7 @@ from nanotrig.canonical import CanonicalModel
 from nanotrig.engine.cluster import ClusterSpec
 from nanotrig.fixed.analysis import DeriveOptions, default_spec
 from nanotrig.fixed.spec import FixedPointSpec
+from nanotrig.plotting import save_figure
 from nanotrig.report.scan import DA4ML_KEYS
 
 DEFAULT_BITS = (8, 10, 12, 15, 18)
@@ -115,9 +115,5 @@ def plot_bits_scan(scan: dict[str, Any], out_png: Path, title: str) -> Path:
     ax_t.set_ylabel("AUC")
     ax_t.grid(alpha=0.3)
     fig.suptitle(title)
-    fig.tight_layout()
-    out_png.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out_png, dpi=120)
-    plt.close(fig)
-    out_png.with_suffix(".json").write_text(json.dumps({"title": title, **scan}, indent=1) + "\n")
+    save_figure(fig, out_png, {"title": title, **scan})
     return out_png

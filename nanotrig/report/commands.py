@@ -29,6 +29,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--clock", type=float, default=200.0, help="target clock in MHz (default 200; CMS correlator 360)"
     )
+    p.add_argument(
+        "--reuse-factor",
+        type=int,
+        default=1,
+        help="II = R: the RTL takes one jet every R cycles with each pair unit serving R pairs (1 .. 9)",
+    )
     add_spec_arguments(p, input_words=False)
     p.add_argument(
         "--part", default=DEFAULT_PART, help=f"FPGA part for device_fraction (default {DEFAULT_PART})"
@@ -94,7 +100,13 @@ def format_report(rep: dict[str, Any]) -> str:
             "{}-{}".format(*pub["latency_cycles"]),
         ),
         ("latency [ns]", _fmt(rep["latency_ns"]), "-", "", ""),
-        ("II", _fmt(rep["ii"]), _fmt(vendor.get("ii")), "1", "1"),
+        (
+            "II",
+            _fmt(rep["ii"]),
+            _fmt(vendor.get("ii")),
+            f"<= {int(25.0 / rep['period_ns'] + 1e-9)} (25 ns)",
+            "1",
+        ),
         (
             "DSP",
             _fmt(rep["dsp"]),
@@ -131,6 +143,15 @@ def format_report(rep: dict[str, Any]) -> str:
             )
         )
     d = rep["da4ml"]
+    if rep.get("fold"):
+        f = rep["fold"]
+        lines += [
+            "",
+            f"II = {rep['ii']}: {f['pairs']} constituent pairs on {f['pair_units']} pair units, "
+            f"{f['beam_units']} beam units; a jet every {rep['ii']} cycles "
+            f"({rep['jets_per_25ns']:.2f} per 25 ns), "
+            f"ap_ready low in between; pieces {f['timeline']['stages']} stages",
+        ]
     lines += [
         "",
         f"resources: {rep['source']}"
@@ -138,6 +159,7 @@ def format_report(rep: dict[str, Any]) -> str:
         f"da4ml estimate: {d['cost_without_products']:,.0f} LUT-eq for adders/muxes + {d['products']} "
         f"products (DSPs; {d['cost_total']:,.0f} LUT-eq if built from LUTs), {d['reg_bits']:,} register bits",
         "vendor: " + (f"{vendor['source']}" if vendor else "no Vitis/Vivado run found (labelled '-')"),
+        "only a vendor run gives: " + "; ".join(rep["measured_by"]["vendor_only"]),
         f"RTL: {rep['rtl_dir']}",
     ]
     return "\n".join(lines)
@@ -198,7 +220,15 @@ def cmd_report(args: argparse.Namespace) -> int:
     model = resolve_model(args.model)
     name = model.name or Path(args.model).stem
     spec = spec_from_args(model, args)
-    work = args.work or DEFAULT_WORK / (name + ("" if spec.inputs == "cartesian" else f"-{spec.inputs}"))
+    from nanotrig.rtl.build import check_reuse_factor
+
+    check_reuse_factor(args.reuse_factor)
+    if args.reuse_factor > 1 and (ns or bits):
+        raise NanotrigError("--scan-n/--scan-bits run at II = 1; use `nanotrig scan --reuse` for other R")
+    suffix = ("" if spec.inputs == "cartesian" else f"-{spec.inputs}") + (
+        "" if args.reuse_factor == 1 else f"-R{args.reuse_factor}"
+    )
+    work = args.work or DEFAULT_WORK / (name + suffix)
     project = args.project or Path("firmware") / name
     rep = make_report(
         model,
@@ -211,6 +241,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         part=args.part,
         nodsp=args.no_dsp,
         by_stage=args.by_stage,
+        reuse_factor=args.reuse_factor,
     )
     if "stages" in rep:
         from nanotrig.report.stages import plot_stages

@@ -6,7 +6,6 @@ so an interrupted scan resumes); this module keeps the N-scan's row layout and p
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -14,6 +13,7 @@ from typing import Any
 
 from nanotrig.canonical import CanonicalModel
 from nanotrig.engine.cluster import ClusterSpec
+from nanotrig.plotting import save_figure
 
 DEFAULT_NS = (8, 12, 16, 20, 24, 32)
 _KEYS = ("n_constituents", "latency_cycles", "latency_ns", "dsp", "lut", "ff", "carry", "yosys_seconds")
@@ -81,9 +81,5 @@ def plot_scan(rows: list[dict[str, Any]], out_png: Path, title: str, period_ns: 
     sec = ax_l.secondary_yaxis("right", functions=(lambda c: c * period_ns, lambda t: t / period_ns))
     sec.set_ylabel(f"latency [ns] at {1000.0 / period_ns:g} MHz")
     fig.suptitle(title)
-    fig.tight_layout()
-    out_png.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out_png, dpi=120)
-    plt.close(fig)
-    out_png.with_suffix(".json").write_text(json.dumps({"title": title, "rows": rows}, indent=1) + "\n")
+    save_figure(fig, out_png, {"title": title, "rows": rows})
     return out_png

@@ -13,7 +13,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from nanotrig.report.yosys import count_cells, run_yosys
+from nanotrig.plotting import save_figure
+from nanotrig.report.yosys import count_cells, expanded_cells, run_yosys
 from nanotrig.rtl.build import RtlBuild
 from nanotrig.rtl.hierarchy import module_name
 from nanotrig.rtl.stages import GROUP_ORDER
@@ -25,12 +26,13 @@ def stage_counts(modules: dict[str, dict[str, int]], top: str, core: str) -> dic
     """{group: {lut, ff, dsp, carry, bram18}} from per-module cell counts."""
     names = {module_name(core, g): g for g in GROUP_ORDER}
     out: dict[str, dict[str, int]] = {}
-    for mod, cells in modules.items():
+    for mod in modules:
         group = names.get(mod) or ("handshake" if mod in (top, core) else None)
         if group is None:
             continue
-        # a module's own cells: instances of other modules are not resources
-        own = {c: n for c, n in cells.items() if c not in modules}
+        # a module's own cells plus those of the ROM modules it instantiates; the other stage
+        # groups' modules it instantiates (the core holds them all) are counted as themselves
+        own = expanded_cells(modules, mod, skip=frozenset(names) | {top, core})
         counts = count_cells(own)
         acc = out.setdefault(group, dict.fromkeys(RESOURCES, 0))
         for r in RESOURCES:
@@ -86,13 +88,10 @@ def plot_stages(stages: dict[str, dict[str, int]], out_png: Path, title: str) ->
             ax.bar([0], [v], bottom=bottom, color=colors[g], label=g, width=0.6)
             bottom += v
         ax.set_title(r.upper())
+        ax.set_ylim(bottom=0, top=max(bottom, 1) * 1.02)  # an unused resource: an empty axis from 0
         ax.set_xticks([])
         ax.grid(axis="y", alpha=0.3)
     axes[-1].legend(*axes[0].get_legend_handles_labels(), fontsize=7, loc="upper left", bbox_to_anchor=(1, 1))
     fig.suptitle(title)
-    fig.tight_layout()
-    out_png.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out_png, dpi=110)
-    plt.close(fig)
-    out_png.with_suffix(".json").write_text(json.dumps({"title": title, "stages": stages}, indent=1) + "\n")
+    save_figure(fig, out_png, {"title": title, "stages": stages}, dpi=110)
     return out_png

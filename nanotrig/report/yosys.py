@@ -17,7 +17,7 @@ from pathlib import Path
 from nanotrig.errors import NanotrigError
 from nanotrig.rtl.tools import yosys_path
 
-_LUT = re.compile(r"^LUT[1-6]$")
+_LUT = re.compile(r"^LUT([1-6]|6_2)$")  # a LUT6_2 is one LUT6 with two outputs
 _SRL = re.compile(r"^SRL(16E|C32E)$")
 _FF = re.compile(r"^FD[RSCP]E$")
 _CARRY = re.compile(r"^CARRY[48]$")
@@ -63,12 +63,27 @@ def count_cells(cells: dict[str, int]) -> dict[str, int]:
     }
 
 
+def _load_stat(text: str) -> dict:
+    """``stat -json`` output as a dict. Yosys 0.23 follows the "modules" object of a design with
+    nested kept modules by a plain-text hierarchy listing, which is not JSON: then only the
+    "modules" object is read (the per-module counts are all this module needs)."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        start = text.find('"modules"')
+        brace = text.find("{", start) if start >= 0 else -1
+        if brace < 0:
+            raise NanotrigError(f"Yosys statistics are not valid JSON ({exc})") from None
+        try:
+            modules, _ = json.JSONDecoder().raw_decode(text, brace)
+        except json.JSONDecodeError:
+            raise NanotrigError(f"Yosys statistics are not valid JSON ({exc})") from None
+        return {"modules": modules}
+
+
 def parse_stat_json(text: str, top: str) -> dict[str, int]:
     """Cell counts of ``top`` from ``stat -json`` output (flattened design)."""
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise NanotrigError(f"Yosys statistics are not valid JSON ({exc})") from None
+    data = _load_stat(text)
     modules = data.get("modules", {})
     for name in (f"\\{top}", top):
         if name in modules:
@@ -78,12 +93,27 @@ def parse_stat_json(text: str, top: str) -> dict[str, int]:
     raise NanotrigError(f"Yosys statistics name no module {top!r} (have {sorted(modules)})")
 
 
+def expanded_cells(
+    modules: dict[str, dict[str, int]], name: str, skip: frozenset[str] = frozenset()
+) -> dict[str, int]:
+    """Cells of module ``name`` with every instance of another module (those in ``skip`` excepted)
+    replaced by that module's own expanded cells: the totals of a design whose ROMs Yosys kept as
+    modules (``keep_hierarchy``), each synthesised once and counted per instance."""
+    out: dict[str, int] = {}
+    for cell, n in modules.get(name, {}).items():
+        if cell in skip:
+            continue
+        if cell in modules:
+            for c, k in expanded_cells(modules, cell, skip).items():
+                out[c] = out.get(c, 0) + n * k
+        else:
+            out[cell] = out.get(cell, 0) + n
+    return out
+
+
 def module_cells(text: str) -> dict[str, dict[str, int]]:
     """Cell counts of every module in ``stat -json`` output (kept hierarchy), names unescaped."""
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise NanotrigError(f"Yosys statistics are not valid JSON ({exc})") from None
+    data = _load_stat(text)
     return {
         name.lstrip("\\"): dict(m.get("num_cells_by_type", {})) for name, m in data.get("modules", {}).items()
     }
@@ -151,7 +181,8 @@ def run_yosys(
         tail = log.read_text().strip().splitlines()[-3:]
         raise NanotrigError(f"Yosys failed (exit {proc.returncode}, log {log}): {' | '.join(tail)}")
     text = stat.read_text()
-    cells = parse_stat_json(text, top)
+    parse_stat_json(text, top)  # the top module is there (or a clear error)
+    cells = expanded_cells(module_cells(text), top)
     version = subprocess.run([exe, "-V"], capture_output=True, text=True).stdout.strip()
     res = YosysResources(**count_cells(cells), cells=cells, seconds=seconds, yosys=version, script=script)
     res.modules = module_cells(text)

@@ -21,7 +21,7 @@ import numpy as np
 from da4ml.types import QInterval, minimal_kif
 
 # tables read together that one memory serves (port A, port B)
-PARTNERS = {"cosh_m1": "one_m_cos"}
+PARTNERS = {"cosh_m1": "one_m_cos", "exp_minus": "exp_plus"}
 BRAM18_WORDS, BRAM18_BITS = 1024, 18
 
 
@@ -30,11 +30,14 @@ def table_name(values: np.ndarray, named: dict[str, np.ndarray]) -> str | None:
     values = np.asarray(values, dtype=np.float64)
     if values.size == 0:
         return None
-    for name, full in named.items():
-        hits = np.flatnonzero(full == values[0])
-        for off in hits:
-            if off + values.size <= full.size and np.array_equal(full[off : off + values.size], values):
-                return name
+    for name, table in named.items():
+        # da4ml orders a table by its index variable's value: the |d eta| index, made by negating
+        # a negative difference, reaches it in reverse order (the words follow da4ml's order)
+        for full in (table, table[::-1]):
+            hits = np.flatnonzero(full == values[0])
+            for off in hits:
+                if off + values.size <= full.size and np.array_equal(full[off : off + values.size], values):
+                    return name
     return None
 
 
@@ -110,10 +113,34 @@ class BramWriter:
                     continue
                 lines += self._pair(ra, rb, stage, len(lines))
                 done |= {id(ra), id(rb)}
-        for r in reads:
-            if id(r) not in done:
+        # what is left: two reads of the same contents share the two ports of one memory
+        # (the cosh - 1 tables of two constituent pairs)
+        left = [r for r in reads if id(r) not in done]
+        while left:
+            r = left.pop(0)
+            twin = next(
+                (q for q in left if q[0].words == r[0].words and q[0].addr_bits == r[0].addr_bits), None
+            )
+            if twin is not None and max(r[0].width, 1) <= BRAM18_BITS and len(r[0].words) <= BRAM18_WORDS:
+                left.remove(twin)
+                lines += self._shared(r, twin, stage, len(lines))
+            else:
                 lines += self._single(r, stage, len(lines))
         return lines
+
+    def _shared(
+        self, ra: tuple[BramRead, str, int], rb: tuple[BramRead, str, int], stage: int, k: int
+    ) -> list[str]:
+        a = ra[0]
+        mod = self._module_name(a.words, a.addr_bits, a.width, 2)
+        qa, qb = f"s{stage}_bram{k}_qa", f"s{stage}_bram{k}_qb"
+        return [
+            f"wire [{a.width - 1}:0] {qa}, {qb};",
+            f"{mod} s{stage}_bram{k} (.clk(clk), .addr_a({a.addr}), .q_a({qa}), "
+            f".addr_b({rb[0].addr}), .q_b({qb}));",
+            f"wire [{ra[2] - 1}:0] {ra[1]} = {qa}[{ra[2] - 1}:0];",
+            f"wire [{rb[2] - 1}:0] {rb[1]} = {qb}[{rb[2] - 1}:0];",
+        ]
 
     def _single(self, r: tuple[BramRead, str, int], stage: int, k: int) -> list[str]:
         read, dest, w = r

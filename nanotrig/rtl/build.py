@@ -25,8 +25,9 @@ import numpy as np
 
 from nanotrig.canonical import CanonicalModel
 from nanotrig.errors import NanotrigError
+from nanotrig.fixed.hwmodel import hardware_coefficients
 from nanotrig.fixed.kernel import FRONT_END_TABLES
-from nanotrig.fixed.spec import FixedPointSpec
+from nanotrig.fixed.spec import FixedPointSpec, table_storage
 from nanotrig.fixed.tables import quantize_tables, tables_for
 from nanotrig.fixed.types import FixedType
 from nanotrig.rtl.bram import table_name
@@ -35,7 +36,8 @@ from nanotrig.rtl.timing import MULT_UNITS, plan_stages, units_for_clock
 from nanotrig.rtl.trace import trace_kernel
 from nanotrig.rtl.wrapper import InputGroup, PortSpec, WordType
 
-GENERATOR_VERSION = 4  # bump when the generated RTL changes for the same inputs
+GENERATOR_VERSION = 8  # bump when the generated RTL changes for the same inputs
+FOLD_GENERATOR_VERSION = 4  # the same for the II = R datapath (nanotrig.rtl.folded_verilog)
 TOP = "nanopelican"
 CORE = "nanopelican_core"
 
@@ -65,6 +67,12 @@ class RtlBuild:
     # [{"name": "jet", "count": 4N, "type": "ap_fixed<...>"}] or the three PUPPI arrays
     input_groups: list[dict[str, Any]] = field(default_factory=list)
     implementation: dict[str, str] = field(default_factory=dict)
+    # II = R > 1 (``nanotrig.rtl.folded_verilog``): schedule, pieces, timeline; empty for II = 1
+    fold: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def reuse_factor(self) -> int:
+        return self.ii
 
     @property
     def period_ns(self) -> float:
@@ -126,25 +134,42 @@ def bram_tables(spec: FixedPointSpec) -> dict[str, np.ndarray]:
     named = {}
     raw = quantize_tables(tables_for(spec.inputs), spec.types)
     for name, (_, value_stage, _) in FRONT_END_TABLES.items():
-        if name in raw and spec.implementation[value_stage] == "bram":
+        if name in raw and table_storage(spec.implementation, name) == "bram":
             named[name] = raw[name].astype(np.float64) * spec[value_stage].lsb
     return named
 
 
-def build_key(model: CanonicalModel, spec: FixedPointSpec, clock_mhz: float, vhdl: bool) -> str:
-    blob = json.dumps(
-        {
-            "model": model.to_dict(),
-            "inputs": spec.inputs,
-            "implementation": spec.implementation,
-            "precision": spec.precision_dict(),
-            "clock_mhz": clock_mhz,
-            "vhdl": vhdl,
-            "generator": GENERATOR_VERSION,
-        },
-        sort_keys=True,
-    )
+def build_key(
+    model: CanonicalModel, spec: FixedPointSpec, clock_mhz: float, vhdl: bool, reuse_factor: int = 1
+) -> str:
+    what = {
+        "model": model.to_dict(),
+        "inputs": spec.inputs,
+        # ROM choices exist only for PUPPI inputs: a Cartesian build does not depend on them
+        "implementation": spec.implementation if spec.inputs == "puppi" else None,
+        "precision": spec.precision_dict(),
+        "clock_mhz": clock_mhz,
+        "vhdl": vhdl,
+        "generator": GENERATOR_VERSION,
+        # the integers the ROMs and constant multipliers hold: a change in how they are derived
+        # (e.g. the truncation offsets) must not reuse RTL built with the old ones
+        "coefficients": {k: v.tolist() for k, v in sorted(hardware_coefficients(model, spec.types).items())},
+    }
+    if reuse_factor != 1:  # II = 1 keys stay what they were
+        what.update(reuse_factor=reuse_factor, fold_generator=FOLD_GENERATOR_VERSION)
+    blob = json.dumps(what, sort_keys=True)
     return hashlib.sha1(blob.encode()).hexdigest()[:16]
+
+
+def check_reuse_factor(reuse_factor: int) -> int:
+    from nanotrig.rtl.schedule import MAX_REUSE
+
+    if not isinstance(reuse_factor, int) or not 1 <= reuse_factor <= MAX_REUSE:
+        raise NanotrigError(
+            f"--reuse-factor {reuse_factor!r}: the RTL takes 1 .. {MAX_REUSE} (II = R; 9 cycles is one "
+            "bunch crossing, 25 ns, at 360 MHz)"
+        )
+    return reuse_factor
 
 
 def _da4ml_summary(comb: Any, pipe: Any) -> dict[str, Any]:
@@ -209,11 +234,19 @@ def build_rtl(
     vhdl: bool = True,
     force: bool = False,
     by_stage: bool = False,
+    reuse_factor: int = 1,
 ) -> RtlBuild:
+    """The RTL of one model and spec at ``clock_mhz``: fully pipelined (II = 1), or with the pair
+    work folded over ``reuse_factor`` = R cycles (II = R, one jet every R cycles, ``ap_ready``)."""
     out = Path(out_dir)
     if clock_mhz <= 0:
         raise NanotrigError(f"clock must be positive, got {clock_mhz} MHz")
-    key = build_key(model, spec, clock_mhz, vhdl)
+    check_reuse_factor(reuse_factor)
+    if reuse_factor > 1:
+        if by_stage:
+            raise NanotrigError("--by-stage is available for II = 1 only (--reuse-factor 1)")
+        vhdl = False  # the folded datapath is written in Verilog only
+    key = build_key(model, spec, clock_mhz, vhdl, reuse_factor)
     meta_path = out / "rtl.json"
     if meta_path.exists() and not force:
         try:
@@ -228,6 +261,12 @@ def build_rtl(
         ):
             return old
 
+    if reuse_factor > 1:
+        from nanotrig.rtl.folded_build import build_folded
+
+        build = build_folded(model, spec, out, clock_mhz, reuse_factor, key)
+        meta_path.write_text(json.dumps(build.to_dict(), indent=1) + "\n")
+        return build
     t0 = time.perf_counter()
     traced = trace_kernel(model, spec)
     units = units_for_clock(clock_mhz)

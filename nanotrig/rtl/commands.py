@@ -16,7 +16,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "rtl",
         help="generate the pipelined Verilog (+ VHDL) of a model with da4ml",
         description="Trace the fixed-point kernel with da4ml into a fully pipelined module (II = 1) "
-        "with the HLS port names and a valid-in/valid-out handshake.",
+        "with the HLS port names and a valid-in/valid-out handshake; with --reuse-factor R the pair "
+        "work is folded over R cycles (one jet every R cycles, an ap_ready output).",
     )
     p.add_argument("model", help="shipped model name (c2) or model file")
     p.add_argument("--out", required=True, type=Path, help="output folder")
@@ -54,6 +55,12 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--clock", type=float, default=200.0, help="target clock in MHz (default 200; CMS correlator 360)"
     )
+    p.add_argument(
+        "--reuse-factor",
+        type=int,
+        default=1,
+        help="II = R: one jet every R cycles, every pair unit serving R pairs (1 .. 9; default 1)",
+    )
     add_spec_arguments(p, input_words=False)
 
 
@@ -65,21 +72,37 @@ def _model_and_spec(args: argparse.Namespace):  # noqa: ANN202
     return model, spec_from_args(model, args)
 
 
-def _suffix(spec: object) -> str:
-    """Work-folder suffix so that the two input modes keep separate caches."""
-    return "" if spec.inputs == "cartesian" else f"-{spec.inputs}"  # type: ignore[attr-defined]
+def _suffix(spec: object, reuse_factor: int = 1) -> str:
+    """Work-folder suffix so that input modes and reuse factors keep separate caches."""
+    mode = "" if spec.inputs == "cartesian" else f"-{spec.inputs}"  # type: ignore[attr-defined]
+    return mode + ("" if reuse_factor == 1 else f"-R{reuse_factor}")
 
 
 def cmd_rtl(args: argparse.Namespace) -> int:
     from nanotrig.rtl.build import build_rtl
 
     model, spec = _model_and_spec(args)
-    b = build_rtl(model, spec, args.out, clock_mhz=args.clock, vhdl=not args.no_vhdl, force=args.force)
+    b = build_rtl(
+        model,
+        spec,
+        args.out,
+        clock_mhz=args.clock,
+        vhdl=not args.no_vhdl,
+        force=args.force,
+        reuse_factor=args.reuse_factor,
+    )
     print(
         f"{b.top} ({b.model}, N = {b.n_constituents}, C = {b.n_hidden}, {b.inputs} inputs): "
         f"{b.stages} stages, latency {b.latency_cycles} cycles = {b.latency_ns:.1f} ns "
         f"at {b.clock_mhz:g} MHz, II = {b.ii}"
     )
+    if b.fold:
+        f = b.fold
+        print(
+            f"  {f['pairs']} constituent pairs on {f['pair_units']} pair units over {b.ii} cycles "
+            f"({f['idle_unit_cycles']} idle unit-cycles), {f['beam_units']} beam units; "
+            f"next jet when {f['ready_port']} is high (every {b.ii} cycles at most); Verilog only"
+        )
     print(
         f"  {b.da4ml['products']} DSP products, "
         f"da4ml cost {b.da4ml['cost_without_products']:.0f} LUT-eq besides"
@@ -98,11 +121,21 @@ def cmd_rtlsim(args: argparse.Namespace) -> int:
     if args.jets is not None and args.jets < 1:
         raise NanotrigError(f"--jets must be positive, got {args.jets}")
     model, spec = _model_and_spec(args)
-    work = args.work or DEFAULT_WORK / ((model.name or Path(args.model).stem) + _suffix(spec))
+    if args.reuse_factor > 1 and args.sim == "ghdl":
+        raise NanotrigError("--sim ghdl: the II = R > 1 datapath is Verilog only (icarus, verilator)")
+    name = (model.name or Path(args.model).stem) + _suffix(spec, args.reuse_factor)
+    work = args.work or DEFAULT_WORK / name
     jets = read_jets(args.data, n_constituents=model.n_constituents, stop=args.jets)
     if len(jets) == 0:
         raise NanotrigError(f"{args.data}: no jets")
-    build = build_rtl(model, spec, work / "rtl", clock_mhz=args.clock, vhdl=args.sim == "ghdl")
+    build = build_rtl(
+        model,
+        spec,
+        work / "rtl",
+        clock_mhz=args.clock,
+        vhdl=args.sim == "ghdl",
+        reuse_factor=args.reuse_factor,
+    )
     res = simulate_jets(
         build,
         model,
@@ -117,6 +150,7 @@ def cmd_rtlsim(args: argparse.Namespace) -> int:
         labels=jets.is_signal,
     )
     res.update(model=build.model, data=str(args.data), expected_latency=build.latency_cycles)
+    early = [int(k) for k in res.get("accept_intervals", {}) if int(k) < build.ii]
     if args.json:
         print(json.dumps(res, indent=1))
     else:
@@ -127,6 +161,11 @@ def cmd_rtlsim(args: argparse.Namespace) -> int:
             f"{res['missing']} missing; "
             f"{res['jets_per_second']:.0f} jets/s"
         )
+        if build.ii > 1:
+            print(
+                f"  II = {build.ii}: cycles between accepted jets {res['accept_intervals']}, "
+                f"{res['held_cycles']} cycles with a jet held off (ap_ready low)"
+            )
         for ex in res.get("examples", [])[:5]:
             print(f"  {ex}")
         if "auc_float" in res:
@@ -137,5 +176,5 @@ def cmd_rtlsim(args: argparse.Namespace) -> int:
                 f"{res['rejection30_float']:.1f} fixed {res['rejection30_fixed']:.1f}"
             )
             print("\n".join(format_decisions(res, str(spec["result"]))))
-    bad = res["mismatches"] + res["latency_errors"] + res["unexpected"] + res["missing"]
+    bad = res["mismatches"] + res["latency_errors"] + res["unexpected"] + res["missing"] + len(early)
     return 1 if bad else 0

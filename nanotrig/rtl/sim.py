@@ -8,7 +8,7 @@ import os
 import sys
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -157,12 +157,37 @@ def run_bench(
     return summary
 
 
-def _group_ports(build: Any) -> dict[str, Any]:
-    """The port map of a build's input arrays (one group for the Cartesian ``jet`` array)."""
+def _build_ports(build: Any) -> dict[str, Any]:
+    """The port map of a build: its input arrays (one group for the Cartesian ``jet`` array) and,
+    for II = R > 1, the ready output."""
+    out: dict[str, Any] = {}
     groups = build.groups()
-    if len(groups) <= 1:
-        return {}
-    return {"in_groups": [{"word": f"{n}_{{i}}", "count": c, "width": t.width} for n, c, t in groups]}
+    if len(groups) > 1:
+        out["in_groups"] = [{"word": f"{n}_{{i}}", "count": c, "width": t.width} for n, c, t in groups]
+    if build.ports.get("in_ready"):
+        out["in_ready"] = build.ports["in_ready"]
+    return out
+
+
+def bench_config(build: Any, sim: str = "icarus", **overrides: Any) -> BenchConfig:
+    """The bench settings of an RTL build (``nanotrig.rtl.build.RtlBuild``): its sources for the
+    simulator, top, latency, word widths, port map and clock; ``overrides`` replace any field."""
+    tin, tout = build.word_types()
+    vhdl = sim == "ghdl"
+    if vhdl and "vhdl" not in build.files:
+        raise NanotrigError(f"{build.out_dir}: no VHDL was written (regenerate without --no-vhdl)")
+    cfg = BenchConfig(
+        sources=build.vhdl_sources if vhdl else build.verilog_sources,
+        top=build.top,
+        latency=build.latency_cycles,
+        in_width=tin.width,
+        out_width=tout.width,
+        out_signed=tout.signed,
+        ports=_build_ports(build),
+        period_ns=build.period_ns,
+        workdir=Path(build.out_dir) / "vhdl" if vhdl else build.verilog_dir,
+    )
+    return replace(cfg, **overrides)
 
 
 def simulate_jets(
@@ -188,28 +213,12 @@ def simulate_jets(
 
     emu = Emulator(model, spec).run(pmu, ptetaphi=ptetaphi)
     words = emu.inputs.port_words()
-    tin, tout = build.word_types()
-    vhdl = sim == "ghdl"
-    if vhdl and "vhdl" not in build.files:
-        raise NanotrigError(f"{build.out_dir}: no VHDL was written (regenerate without --no-vhdl)")
-    cfg = BenchConfig(
-        sources=build.vhdl_sources if vhdl else build.verilog_sources,
-        top=build.top,
-        latency=build.latency_cycles,
-        in_width=tin.width,
-        out_width=tout.width,
-        out_signed=tout.signed,
-        ports=_group_ports(build),
-        bubble_prob=bubble_prob,
-        resets=resets,
-        seed=seed,
-        period_ns=build.period_ns,
-        workdir=Path(build.out_dir) / "vhdl" if vhdl else build.verilog_dir,
-    )
+    cfg = bench_config(build, sim, bubble_prob=bubble_prob, resets=resets, seed=seed)
     work = Path(work_dir) if work_dir is not None else Path(build.out_dir) / "sim"
     summary = run_bench(cfg, words, emu.raw, sim, work)
     summary["emulator_overflows"] = emu.total_overflows
     summary["inputs"] = spec.inputs
+    summary["ii"] = build.ii
     if labels is not None:
         from nanotrig.fixed.physics import compare, float_scores
 

@@ -28,9 +28,9 @@ from da4ml.trace.ops import reduce
 from da4ml.types import CombLogic
 
 from nanotrig.canonical import CanonicalModel
-from nanotrig.fixed.hwmodel import coefficient_tables, quantize_coefficients
+from nanotrig.fixed.hwmodel import hardware_coefficients
 from nanotrig.fixed.kernel import FRONT_END_TABLES, run_kernel
-from nanotrig.fixed.ops import dyadic
+from nanotrig.fixed.ops import dyadic, reversed_index_max
 from nanotrig.fixed.spec import FixedPointSpec
 from nanotrig.fixed.tables import quantize_tables, tables_for
 from nanotrig.fixed.types import FixedType
@@ -207,6 +207,16 @@ class TraceOps:
         self._m = None
         return bits
 
+    def use_valid_bits(self, bits: np.ndarray) -> None:
+        """Valid bits that arrive as inputs (a piece of the kernel traced on its own): the ROM
+        address m is their popcount."""
+        self._valid_bits = bits
+        self._m = None
+
+    def use_m(self, m: FixedVariable) -> None:
+        """The ROM address m itself as an input (a piece of the kernel after the valid bits)."""
+        self._m = m
+
     def _m_tree(self) -> FixedVariable:
         if self._m is None:
             if self._valid_bits is None:
@@ -240,6 +250,24 @@ class TraceOps:
     def abs(self, x: np.ndarray) -> np.ndarray:
         return _each(lambda v: Lin.of(abs(Lin.of(v).value())), x)
 
+    def negative(self, x: np.ndarray) -> np.ndarray:
+        return _each(lambda v: Lin.of(v).value().is_negative(), x)
+
+    def index_max(self, stage: str, x: np.ndarray) -> float | None:
+        steps = [float(t.step) for v in np.ravel(x) for t in Lin.of(v).terms]
+        frac = max((round(-np.log2(s)) for s in steps), default=0)
+        return reversed_index_max(self.types[stage], frac)
+
+    def index_type(self, stage: str) -> FixedType:
+        return self.types[stage]
+
+    def low_bits(self, x: np.ndarray, stage: str) -> np.ndarray:
+        t = self.types[stage].with_modes(overflow="AP_WRAP")
+        return _each(lambda v: Lin.of(quantize_var(Lin.of(v).value(), t)), x)
+
+    def count_overflow(self, x: np.ndarray, stage: str, where: np.ndarray | None = None) -> None:
+        return None  # counting is the emulator's: nothing in hardware
+
     def lookup(self, x: np.ndarray, table: str) -> np.ndarray:
         index_stage, value_stage, _ = FRONT_END_TABLES[table]
         ti, tv = self.types[index_stage], self.types[value_stage]
@@ -247,7 +275,15 @@ class TraceOps:
         full = (ti.min_value, ti.max_value, ti.lsb)  # the table covers the whole index type
 
         def one(v: Any) -> Lin:
-            out = Lin.of(v).value().lookup(values, original_qint=full)
+            v = Lin.of(v)
+            if len(v.terms) == 1 and v.const != 0.0:
+                # index = term + constant (kernel.magnitude_index: M - reversed address): the
+                # table is read at the term itself, its range shifted by the constant (no adder)
+                c = v.const
+                out = v.terms[0].lookup(values, original_qint=(full[0] - c, full[1] - c, full[2]))
+                self.cast_stage.setdefault(out.id, "tables")
+                return Lin([out])
+            out = v.value().lookup(values, original_qint=full)
             self.cast_stage.setdefault(out.id, "tables")
             return Lin([out])
 
@@ -290,7 +326,7 @@ def input_groups(spec: FixedPointSpec, n_constituents: int) -> list[tuple[str, i
 
 def trace_kernel(model: CanonicalModel, spec: FixedPointSpec) -> TracedKernel:
     """The combinational graph of one jet: inputs in port order, output the ``result`` word."""
-    coefs = quantize_coefficients(coefficient_tables(model), spec.types)
+    coefs = hardware_coefficients(model, spec.types)
     ops = TraceOps(spec.types, coefs, quantize_tables(tables_for(spec.inputs), spec.types))
     n = model.n_constituents
     groups = input_groups(spec, n)

@@ -33,7 +33,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--inputs", default="cartesian", help="input word modes, comma-separated: cartesian, puppi"
     )
-    p.add_argument("--reuse", default="1", help="reuse factors, II = R (today: 1)")
+    p.add_argument(
+        "--reuse", default="1", help="reuse factors, II = R cycles per jet, e.g. 1,2,3,5,9 (default 1)"
+    )
     p.add_argument("--clock", default="200", help="clocks in MHz, e.g. 200,240 (default 200)")
     p.add_argument(
         "--data", type=Path, default=None, help="jets for the physics (default: the shipped sample)"
@@ -95,7 +97,7 @@ def format_scan(scan: dict[str, Any]) -> str:
 def cmd_scan(args: argparse.Namespace) -> int:
     from nanotrig.data import sample_path
     from nanotrig.models import resolve_model
-    from nanotrig.scan.plots import plot_latency, plot_pareto
+    from nanotrig.scan.plots import plot_latency, plot_map, plot_pareto, plot_vs_n
     from nanotrig.scan.run import ScanRequest, run_scan
 
     ns = _list(args.n, "--n", int) if args.n else [None]
@@ -128,6 +130,10 @@ def cmd_scan(args: argparse.Namespace) -> int:
     pareto = plot_pareto(scan, out / "scan_pareto.png", title)
     scan["pareto_plot"] = str(pareto) if pareto else None
     scan["latency_plot"] = str(plot_latency(scan, out / "scan_latency.png", title))
+    fpga_map = plot_map(scan, out / "scan_map.png", title)
+    scan["map_plot"] = str(fpga_map) if fpga_map else None
+    vs_n = plot_vs_n(scan, out / "scan_vs_n.png", title)
+    scan["vs_n_plot"] = str(vs_n) if vs_n else None
     scan["json"] = str(out / "scan.json")
     (out / "scan.json").write_text(json.dumps(scan, indent=1) + "\n")
     print(json.dumps(scan, indent=1) if args.json else format_scan(scan))

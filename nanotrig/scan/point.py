@@ -1,7 +1,7 @@
 """One design point, run on a worker: emulator physics on the data, the RTL, Yosys, device fraction.
 
 ``inputs`` and ``reuse`` are passed through every layer to here; ``check_point_options`` is the
-one place that says which values exist (both input modes; II = 1 today).
+one place that says which values exist (both input modes; II = R for R = 1 .. 9).
 """
 
 from __future__ import annotations
@@ -12,9 +12,10 @@ from typing import Any
 from nanotrig.errors import NanotrigError
 
 # bump when a point's result for the same inputs would differ
-POINT_VERSION = 2
+POINT_VERSION = 6
 INPUT_MODES = ("cartesian", "puppi")  # (E, px, py, pz) words, or Level-1 PUPPI (pT, eta, phi)
-REUSE_FACTORS = (1,)  # II = 1; II = R (shared pair multipliers) is to come
+REUSE_FACTORS = tuple(range(1, 10))  # II = R: one jet per R cycles (nanotrig.rtl.schedule.MAX_REUSE)
+BUNCH_SPACING_NS = 25.0  # LHC bunch crossings: a Level-1 tagger takes one jet per 25 ns
 
 
 def check_point_options(inputs: str, reuse: int) -> None:
@@ -22,8 +23,8 @@ def check_point_options(inputs: str, reuse: int) -> None:
         raise NanotrigError(f"--inputs {inputs!r}: unknown input mode (modes: {', '.join(INPUT_MODES)})")
     if reuse not in REUSE_FACTORS:
         raise NanotrigError(
-            f"--reuse {reuse}: this version builds reuse factor {', '.join(map(str, REUSE_FACTORS))} "
-            "(II = 1) only"
+            f"--reuse {reuse}: the RTL builds reuse factors {REUSE_FACTORS[0]} .. {REUSE_FACTORS[-1]} "
+            "(II = R cycles per jet)"
         )
 
 
@@ -127,13 +128,14 @@ def scan_point(
     row["types"] = {s: str(spec[s]) for s in (*words, "d", "z", "y", "A", "D", "result")}
     if data is not None:
         row.update(_physics(m, spec, data))
-    # the reuse factor goes on to the RTL here once it has one (check_point_options admits only
-    # the values it builds today)
-    rep = make_report(m, work_dir, spec, clock_mhz=p.clock_mhz, yosys=yosys)
+    rep = make_report(m, work_dir, spec, clock_mhz=p.clock_mhz, yosys=yosys, reuse_factor=p.reuse)
     row.update(
         latency_cycles=rep["latency_cycles"],
         latency_ns=rep["latency_ns"],
         ii=rep["ii"],
+        ii_ns=rep["ii"] * rep["period_ns"],
+        # one jet per bunch crossing: the next jet may come within 25 ns
+        sustains_25ns=rep["ii"] * rep["period_ns"] <= BUNCH_SPACING_NS + 1e-9,
         pipeline_stages=rep["pipeline_stages"],
         rtl_dir=rep["rtl_dir"],
         **_resources(rep),

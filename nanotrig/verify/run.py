@@ -157,7 +157,18 @@ def summarize(results: list[dict[str, Any]], fresh: list[bool], seconds: float) 
     out["per_chunk"] = [
         {
             k: r.get(k)
-            for k in ("chunk", "jets", "csim_mismatches", "overflow_total", "seconds", "host", "pid")
+            for k in (
+                "chunk",
+                "jets",
+                "csim_mismatches",
+                "overflow_total",
+                "seconds",
+                "jets_s",
+                "emulator_s",
+                "csim_s",
+                "host",
+                "pid",
+            )
         }
         | ({"rtl_mismatches": r["rtl"]["mismatches"]} if "rtl" in r else {})
         | {"reused": not f}
