@@ -238,6 +238,23 @@ class KerasOps:
     def bind(self, x: KTensor) -> KTensor:
         return x
 
+    def negative(self, x: KTensor) -> KBool:
+        return KBool(ops.less(x.t, 0))
+
+    # The early-address index forms (``kernel.magnitude_index``, ``saturated_index``) are the
+    # RTL's way to the same integers; training takes the plain cast, whose gradient is HGQ2's.
+    def index_max(self, stage: str, x: KTensor) -> None:
+        return None
+
+    def index_type(self, stage: str) -> None:
+        return None
+
+    def low_bits(self, x: KTensor, stage: str) -> KTensor:
+        raise NotImplementedError("the QAT pass takes the plain cast (index_max is None)")
+
+    def count_overflow(self, x: KTensor, stage: str, where: np.ndarray | None = None) -> None:
+        raise NotImplementedError("the QAT pass takes the plain cast (index_max is None)")
+
     def lookup(self, x: KTensor, table: str) -> KTensor:
         """A front-end ROM at the cast index x: the address is x's word minus the type's minimum
         (no gradient flows through an address, as none does through a ROM)."""
