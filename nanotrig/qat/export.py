@@ -27,7 +27,7 @@ from keras import ops
 from nanotrig.canonical import CanonicalModel
 from nanotrig.errors import NanotrigError
 from nanotrig.fixed.emulator import Emulator
-from nanotrig.fixed.hwmodel import coefficient_tables, quantize_coefficients
+from nanotrig.fixed.hwmodel import hardware_coefficients
 from nanotrig.fixed.kernel import COEF_NAMES
 from nanotrig.fixed.spec import FixedPointSpec
 from nanotrig.qat.layer import SCALE_WORD, QNanoPelican, layer_inputs
@@ -90,7 +90,8 @@ def finalise(
     trace_integer_bits(layer, calibration, batch_size)
     for inner in wrap_quantizers(layer).values():
         _set_kif(inner, i=_round(inner.i) + margin_bits)
-    floats = layer.coefficient_floats()
+    layer.refresh_offsets()  # the final LSBs' offsets: part of the values the types must hold
+    floats = layer.hardware_floats()
     for name in COEF_NAMES:
         inner = layer.quantizers["w_" + name].quantizer
         f = _round(inner.f)
@@ -148,8 +149,8 @@ def learned_model(
 
 
 def check_coefficients(layer: QNanoPelican, model: CanonicalModel, spec: FixedPointSpec) -> None:
-    """The emulator's coefficient integers (from the exported floats) equal the QAT model's."""
-    raw = quantize_coefficients(coefficient_tables(model), spec.types)
+    """The firmware's coefficient integers (from the exported floats) equal the QAT model's."""
+    raw = hardware_coefficients(model, spec.types)
     qat = layer.quantized_coefficients()
     for name in COEF_NAMES:
         mine = np.asarray(ops.convert_to_numpy(qat[name])) / spec["w_" + name].lsb

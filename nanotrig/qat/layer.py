@@ -42,6 +42,7 @@ from hgq.quantizer import Quantizer
 from keras import ops
 
 from nanotrig.canonical import CanonicalModel
+from nanotrig.fixed.hwmodel import truncation_offsets
 from nanotrig.fixed.kernel import (
     ANGLE_STEP,
     COEF_NAMES,
@@ -64,18 +65,23 @@ SCALE_WORD = {"cartesian": "input", "puppi": "input_pt"}
 # from upstream, the table indices and ROM values define the tables
 PUPPI_FIXED = ("input_eta", "input_phi", "deta", "dphi", "eta", "pair_table", "beam_table")
 _SCALED = {"pair_const": -2, "diag_const": -2, "out_pair": 2, "out_diag": 2}  # power of `scale` folded in
+OFFSET_TABLES = ("pair_const", "diag_const", "out_const")  # what ``truncation_offsets`` returns
 FRACTION_RANGE = (-16, 8)  # bits a stage's LSB may move from its start (coarser, finer)
 
 
 @contextlib.contextmanager
 def floatx(dtype: str) -> Iterator[None]:
-    """HGQ2 creates its inner quantizer layers with Keras' default float type: build them in ours."""
-    old = keras.config.floatx()
+    """HGQ2 creates its inner quantizer layers with Keras' default dtype policy: build them in ours.
+    The global policy is made from ``floatx`` once, when a layer first asks for it, and then kept,
+    so after any other Keras model was built only setting the policy itself takes effect."""
+    old, old_policy = keras.config.floatx(), keras.config.dtype_policy()
     keras.config.set_floatx(dtype)
+    keras.config.set_dtype_policy(dtype)
     try:
         yield
     finally:
         keras.config.set_floatx(old)
+        keras.config.set_dtype_policy(old_policy)
 
 
 def firmware_terms(model: CanonicalModel) -> dict[str, list[list[list[float]]]]:
@@ -179,6 +185,7 @@ class QNanoPelican(QLayerBase):
                     self.spec[stage], stage not in self.fixed_stages, f"q_{stage}", stage.startswith("w_")
                 )
         self._powers, self._scales, self._thetas = {}, {}, {}
+        self._offsets: dict[str, Any] = {}
         # the PUPPI front-end ROMs (fixed types): entry values as the emulator holds them
         raw = quantize_tables(tables_for(self.mode), self.spec.types)
         self._rom_values = {
@@ -226,6 +233,19 @@ class QNanoPelican(QLayerBase):
                     )
                     for h, terms in enumerate(rows)
                 ]
+            # the truncation offsets the firmware adds to the constants (``hwmodel.hardware_coefficients``):
+            # functions of the stage LSBs and of the other coefficients, refreshed from their current
+            # values (``refresh_offsets``) rather than differentiated; each is a fraction of an LSB per term
+            for name in OFFSET_TABLES:
+                shape = (
+                    (len(self._powers[name][0]),)
+                    if name == "out_const"
+                    else (len(self._powers[name]), len(self._powers[name][0]))
+                )
+                self._offsets[name] = self.add_weight(
+                    name=f"{name}_offset", shape=shape, initializer="zeros", trainable=False
+                )
+        self.refresh_offsets()
 
     # ---- pieces of the forward pass -------------------------------------------------------
     def coefficient_floats(self) -> dict[str, Any]:
@@ -244,9 +264,22 @@ class QNanoPelican(QLayerBase):
             out[name] = rows[0] if name == "out_const" else ops.stack(rows)
         return out
 
+    def refresh_offsets(self) -> None:
+        """Set the constants' truncation offsets for the stages' current LSBs and coefficients, as
+        ``hwmodel.truncation_offsets`` computes them for the exported firmware (eager only)."""
+        floats = {k: np.asarray(ops.convert_to_numpy(v)) for k, v in self.coefficient_floats().items()}
+        types = {stage: self.stage_type(stage) for stage in self.spec.keys}
+        for name, offset in truncation_offsets(self.canonical, floats, types).items():
+            self._offsets[name].assign(np.broadcast_to(offset, self._offsets[name].shape))
+
+    def hardware_floats(self) -> dict[str, Any]:
+        """The coefficient tables the firmware quantizes: the learned ones plus the offsets."""
+        floats = self.coefficient_floats()
+        return {k: v + self._offsets[k] if k in self._offsets else v for k, v in floats.items()}
+
     def quantized_coefficients(self, training: Any = None) -> dict[str, Any]:
         out = {}
-        for name, table in self.coefficient_floats().items():
+        for name, table in self.hardware_floats().items():
             flat = self.quantizers["w_" + name](ops.reshape(table, (-1,)), training=training)
             out[name] = ops.reshape(flat, ops.shape(table))
         return out

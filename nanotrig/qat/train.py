@@ -133,6 +133,7 @@ def evaluate_epoch(layer: QNanoPelican, x: np.ndarray, y: np.ndarray, margin_bit
     if margin_bits:
         for inner in wrap_quantizers(layer).values():
             inner._i.assign(inner._i + float(margin_bits))
+    layer.refresh_offsets()
     w = predict(layer, x)
     types = {s: str(layer.stage_type(s)) for s in layer.spec.keys}
     return {
@@ -153,6 +154,18 @@ class _Progress(keras.callbacks.Callback):
         self.bar.update(1)
         if logs and batch % 5 == 0:
             self.bar.set_postfix(loss=f"{float(logs.get('loss', np.nan)):.4f}")
+
+
+class _RefreshOffsets(keras.callbacks.Callback):
+    """The constants' truncation offsets follow the learned LSBs and coefficients during an epoch."""
+
+    def __init__(self, layer: QNanoPelican, every: int = 20) -> None:
+        super().__init__()
+        self.layer, self.every = layer, every
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        if batch % self.every == self.every - 1:
+            self.layer.refresh_offsets()
 
 
 def _atomic_json(path: Path, obj: Any) -> None:
@@ -259,7 +272,7 @@ def train_qat(cfg: QatConfig, log: Any = print) -> dict[str, Any]:
                     epochs=epoch,
                     shuffle=False,
                     verbose=0,
-                    callbacks=[BetaScheduler(beta_fn), _Progress(bar)],
+                    callbacks=[BetaScheduler(beta_fn), _Progress(bar), _RefreshOffsets(layer)],
                 )
             seconds = time.time() - t0
             entry = {
