@@ -299,9 +299,14 @@ class QNanoPelican(QLayerBase):
         k, i, f = self.kif(stage)
         return ops.sum(ops.relu(k + i + f))
 
+    def top_and_frac(self, stage: str) -> tuple[Any, Any]:
+        """(k + i, f) of a stage as tensors, straight-through rounded as ``width``."""
+        k, i, f = self.kif(stage)
+        return ops.sum(k + i), ops.sum(f)
+
     def cost(self) -> Any:
         c = self.canonical
-        return total_cost(self.width, c.n_constituents, c.n_hidden, c.beams, self.mode)
+        return total_cost(self.top_and_frac, c.n_constituents, c.n_hidden, c.beams, self.mode)
 
     def _compute_ebops(self, shape: Any) -> Any:
         return self.cost()
