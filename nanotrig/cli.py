@@ -19,6 +19,7 @@ STAGE_COMMANDS = (
     "nanotrig.report.commands",
     "nanotrig.scan.commands",
     "nanotrig.verify.commands",
+    "nanotrig.qat.commands",
 )
 
 

@@ -261,8 +261,25 @@ def _default_spec_cached(model_json: str, opts: DeriveOptions) -> FixedPointSpec
     return spec
 
 
+def trained_spec(model: CanonicalModel) -> FixedPointSpec | None:
+    """The spec a model was trained for: quantization-aware training (``nanotrig qat``) stores the
+    learned types in ``provenance['qat']['precision']``, for the model's N."""
+    qat = model.provenance.get("qat") if isinstance(model.provenance, dict) else None
+    if not isinstance(qat, dict) or "precision" not in qat:
+        return None
+    if qat.get("n_constituents", model.n_constituents) != model.n_constituents:
+        return None  # the same weights at another N (report --scan-n): range analysis
+    where = f"model {model.name!r}: provenance.qat.precision"
+    return FixedPointSpec.from_dict(qat["precision"], source=where)
+
+
 def default_spec(model: CanonicalModel, opts: DeriveOptions | None = None) -> FixedPointSpec:
-    """The model's default spec: range analysis on the shipped sample (deterministic, memoised)."""
+    """The model's default spec: the types it was trained for (``trained_spec``) unless options
+    other than the defaults of that input mode are asked for; otherwise range analysis on the
+    shipped sample (deterministic, memoised)."""
+    learned = trained_spec(model)
+    if learned is not None and (opts is None or opts == DeriveOptions(inputs=learned.inputs)):
+        return learned
     model_json = json.dumps(model.to_dict(), sort_keys=True)
     spec = _default_spec_cached(model_json, opts or DeriveOptions())
     return FixedPointSpec(dict(spec.types), dict(spec.provenance), spec.inputs, dict(spec.implementation))

@@ -324,7 +324,7 @@ def run_kernel(
     field of the mode (``INPUT_FIELDS``). Returns (w, m) with m the table index per jet."""
     parts, valid_c = FRONT_ENDS[check_mode(mode)](ops, fields, beams)
     n_jets, n = fields[0].shape[0], fields[0].shape[1]
-    m = np.asarray(valid_c).sum(axis=1)
+    m = valid_c.sum(axis=1)  # valid_c: the backend's bit array (numpy, or a tensor wrapper)
 
     # C: the symmetric d matrix from the computed values (wiring)
     head = [ops.const(0.0, "d", (n_jets, 1))]
@@ -332,7 +332,7 @@ def run_kernel(
         head.append(ops.const(2.0, "d", (n_jets, 1)))
         valid = np.concatenate([np.ones((n_jets, 2), dtype=bool), valid_c], axis=1)
     else:
-        valid = np.asarray(valid_c)
+        valid = valid_c
     d = ops.concat([*head, *parts], axis=1)[:, pair_index(n, beams)]  # (B, P, P) symmetric
     pair_valid = valid[:, :, None] & valid[:, None, :] & ~np.eye(valid.shape[1], dtype=bool)[None]
 

@@ -1,10 +1,12 @@
 """FixedPointSpec: one ``ap_fixed<W,I,Q,O>`` type per kernel stage and per coefficient.
 
 Written and read like an hls4ml precision dict, flat ``{stage: 'ap_fixed<W,I>'}`` or nested
-under ``Precision``; a YAML file holds the same dict. Stage names are those of
-``nanotrig.fixed.kernel.stages(mode)`` for the spec's input mode (``Inputs``: ``cartesian`` or
-``puppi``) plus ``w_<coefficient>`` for the quantised weights. ``Implementation`` says how the
-front-end ROMs are built (``lut``: logic, ``bram``: block RAM); it changes resources, never values.
+under ``Precision``; a YAML file holds the same dict; a stage may also be given as a QKeras
+quantizer string (``quantized_bits(12,4)``, mapped as ``nanotrig.qat.qkeras`` says). Stage
+names are those of ``nanotrig.fixed.kernel.stages(mode)`` for the spec's input mode (``Inputs``:
+``cartesian`` or ``puppi``) plus ``w_<coefficient>`` for the quantised weights. ``Implementation``
+says how the front-end ROMs are built (``lut``: logic, ``bram``: block RAM); it changes resources,
+never values.
 """
 
 from __future__ import annotations
@@ -40,6 +42,16 @@ def table_storage(implementation: dict[str, str], table: str) -> str:
     if impl == "bram_deta":
         return "bram" if table == "cosh_m1" else "lut"
     return impl
+
+
+def parse_precision(text: object, where: str) -> FixedType:
+    """One stage's type: ``ap_fixed<W,I[,Q,O]>`` / ``ap_ufixed`` / ``ap_int``, or a QKeras quantizer
+    string (``quantized_bits(12,4)``, ``quantized_relu(8,3)``; mapped by ``nanotrig.qat.qkeras``)."""
+    if str(text).lstrip().startswith(("quantized_bits", "quantized_relu")):
+        from nanotrig.qat.qkeras import qkeras_type
+
+        return qkeras_type(str(text), where=where)
+    return FixedType.parse(str(text), where=where)
 
 
 def spec_keys(mode: str = "cartesian") -> tuple[str, ...]:
@@ -161,7 +173,7 @@ class FixedPointSpec:
                     f"{where}: unknown stage {stage!r} for {self.inputs} inputs "
                     f"(stages: {', '.join(self.keys)})"
                 )
-            types[stage] = FixedType.parse(str(text), where=f"{where}: stage {stage!r}")
+            types[stage] = parse_precision(text, where=f"{where}: stage {stage!r}")
         seen = self.provenance.get("max_abs", {})
         for stage in prec:
             if stage in seen and seen[stage] > types[stage].max_value:
@@ -189,7 +201,7 @@ class FixedPointSpec:
         for stage in spec_keys(check_mode(mode)):
             if stage not in prec:
                 raise PrecisionError(f"{source}: stage {stage!r} missing")
-            types[stage] = FixedType.parse(str(prec[stage]), where=f"{source}: stage {stage!r}")
+            types[stage] = parse_precision(prec[stage], where=f"{source}: stage {stage!r}")
         impl = dict(d.get("Implementation", {}) or {}) if "Precision" in d else {}
         return cls(types, dict(d.get("provenance", {})), mode, impl)
 
