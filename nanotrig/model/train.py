@@ -12,6 +12,7 @@ import datetime as dt
 import json
 import os
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -325,18 +326,30 @@ def training_threads() -> dict[str, int] | None:
     return {"intra_op": 1, "inter_op": tf.config.threading.get_inter_op_parallelism_threads()}
 
 
+class RunLog:
+    """A run's ``log.txt``: every message time-stamped, appended (a resumed run continues the same
+    file), flushed at once (a killed run keeps its lines) and echoed to ``echo``."""
+
+    def __init__(self, path: Path, echo: Callable[[str], Any] = print) -> None:
+        self._file = path.open("a")
+        self.echo = echo
+
+    def __call__(self, msg: str) -> None:
+        line = f"{dt.datetime.now().strftime('%H:%M:%S')} {msg}"
+        self._file.write(line + "\n")
+        self._file.flush()
+        self.echo(line)
+
+    def close(self) -> None:
+        self._file.close()
+
+
 def train(cfg: TrainConfig, log=print) -> dict[str, Any]:
     """Train (or resume) one model; returns the final summary (also written to the run dir)."""
     training_threads()
     run = cfg.run_dir
     run.mkdir(parents=True, exist_ok=True)
-    logfile = (run / "log.txt").open("a")
-
-    def say(msg: str) -> None:
-        line = f"{dt.datetime.now().strftime('%H:%M:%S')} {msg}"
-        logfile.write(line + "\n")
-        logfile.flush()
-        log(line)
+    say = RunLog(run / "log.txt", log)
 
     x_tr, y_tr = _load(cfg.train, cfg.n_constituents, cfg.n_train)
     x_va, y_va = _load(cfg.valid, cfg.n_constituents, cfg.n_valid)

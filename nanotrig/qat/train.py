@@ -18,7 +18,6 @@ idea: resources against accuracy over the run), or a given epoch. A run director
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 import time
@@ -35,7 +34,7 @@ from nanotrig import metrics
 from nanotrig.canonical import CanonicalModel
 from nanotrig.errors import NanotrigError
 from nanotrig.model.schedule import PelicanSchedule
-from nanotrig.model.train import bce_numpy, score_bce
+from nanotrig.model.train import RunLog, bce_numpy, score_bce
 from nanotrig.qat.export import fit_input_range, trace_integer_bits, wrap_quantizers
 from nanotrig.qat.layer import SCALE_WORD, QatModel, QNanoPelican, floatx, layer_inputs
 
@@ -202,13 +201,7 @@ def train_qat(cfg: QatConfig, log: Any = print) -> dict[str, Any]:
     """Train (or resume) a QAT run; returns the run state (history per epoch)."""
     run = cfg.run_dir
     (run / "epochs").mkdir(parents=True, exist_ok=True)
-    logfile = (run / "log.txt").open("a")
-
-    def say(msg: str) -> None:
-        line = f"{dt.datetime.now().strftime('%H:%M:%S')} {msg}"
-        logfile.write(line + "\n")
-        logfile.flush()
-        log(line)
+    say = RunLog(run / "log.txt", log)
 
     start = CanonicalModel.from_dict(cfg.model)
     n = start.n_constituents
@@ -293,7 +286,7 @@ def train_qat(cfg: QatConfig, log: Any = print) -> dict[str, Any]:
                 f"{entry['valid_loss']:.4f} auc {entry['valid_auc']:.5f} cost {entry['cost']:.0f} "
                 f"{word} {t[word]} d {t['d']} z {t['z']} A {t['A']} {seconds:.0f}s"
             )
-    logfile.close()
+    say.close()
     return state
 
 
