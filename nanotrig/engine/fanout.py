@@ -119,11 +119,17 @@ def _on_cluster(
         fut = client.submit(_run, t.fn, t.kwargs, key=f"{t.name}-{t.key}", pure=False, retries=retries)
         by_key[fut.key] = t
         futures.append(fut)
+    pending = as_completed(futures)
     try:
-        for fut in _completed(as_completed(futures)):
+        for fut in _completed(pending):
             t = by_key[fut.key]
             if fut.status == "finished":
                 results[t.key] = store.save(t, fut.result())
+            elif fut.status not in ("error", "cancelled"):
+                # "lost": it finished on a worker that died before its result was fetched; the
+                # scheduler computes it again, so wait for it once more (not a failure)
+                pending.add(fut)
+                continue
             else:
                 try:
                     exc = fut.exception()
