@@ -42,7 +42,7 @@ def _check(r: dict, build, n_jets: int) -> None:  # noqa: ANN001
 @pytest.fixture(scope="module")
 def c2_r3(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
     model = resolve_model("c2")
-    spec = default_spec(model)
+    spec = default_spec(model).for_reuse(3)  # one type per stage, as the commands build at II = 3
     build = build_rtl(model, spec, tmp_path_factory.mktemp("c2r3") / "rtl", reuse_factor=3)
     tin = spec["input"]
     pmu = np.concatenate(
@@ -78,7 +78,7 @@ def test_c2_r3_rtl_equals_emulator_on_2000_jets(sim: str, c2_r3, tmp_path: Path)
 @pytest.fixture(scope="module")
 def n40_r5(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
     model = resolve_model("c2-n40")
-    spec = default_spec(model, DeriveOptions(inputs="puppi"))
+    spec = default_spec(model, DeriveOptions(inputs="puppi")).for_reuse(5)
     build = build_rtl(model, spec, tmp_path_factory.mktemp("n40r5") / "rtl", reuse_factor=5)
     types = tuple(t for _, t in spec.input_fields)
     cands = np.concatenate(
@@ -120,7 +120,7 @@ def test_c2_n40_r5_rtl_equals_emulator(sim: str, n_jets: int, n40_r5, tmp_path: 
 @pytest.fixture(scope="module")
 def small_r4(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
     model = random_canonical(2, 6, seed=12, name="small")
-    spec = default_spec(model)
+    spec = default_spec(model).for_reuse(4)
     build = build_rtl(model, spec, tmp_path_factory.mktemp("small") / "rtl", reuse_factor=4)
     tin = spec["input"]
     jets = np.concatenate([random_jets(150, 6, tin, seed=6)[:, :6], edge_case_jets(6, tin)[:, :6]])

@@ -150,7 +150,8 @@ def test_hls4ml_compile_and_predict_is_the_csim(tmp_path, sample):
 
 def test_reuse_factor_sets_ii_and_multiplier_limit(tmp_path, sample):
     model = random_canonical(2, 20, seed=4, name="rf")
-    p = write_project(model, default_spec(model), tmp_path / "rf", sample.pmu[:10], reuse_factor=4)
+    spec = default_spec(model).for_reuse(4)  # what the commands build at II = 4
+    p = write_project(model, spec, tmp_path / "rf", sample.pmu[:10], reuse_factor=4)
     top = (p.path / "firmware" / "nanopelican.cpp").read_text()
     params = (p.path / "firmware" / "parameters.h").read_text()
     assert "#pragma HLS PIPELINE II=4" in top
@@ -160,5 +161,5 @@ def test_reuse_factor_sets_ii_and_multiplier_limit(tmp_path, sample):
     assert "static const unsigned multiplier_limit = 192;" in params
     from nanotrig.rtl.build import build_rtl
 
-    rtl = build_rtl(model, default_spec(model), tmp_path / "rtl", reuse_factor=4)
+    rtl = build_rtl(model, spec, tmp_path / "rtl", reuse_factor=4)
     assert rtl.da4ml["products"] == 192  # the same multipliers as the RTL built at the same R

@@ -85,7 +85,7 @@ def test_qat_forward_pass_is_the_emulator_at_the_start_spec(name: str) -> None:
             model = dataclasses.replace(model, beams=False)
         pmu, _ = _sample(6)
         pmu = np.concatenate([pmu[:1500], edge_case_jets(6, default_spec(model)["input"])[:, :6]])
-    spec = default_spec(model)
+    spec = default_spec(model).uniform()  # QAT's start: one type per stage
     layer = _layer(model, spec)
     emu = Emulator(model, spec).run(pmu)
     assert np.array_equal(_scores(layer, pmu), emu.scores)
@@ -96,7 +96,7 @@ def _graph_layers():  # noqa: ANN202
     if keras.backend.backend() != "tensorflow":
         pytest.skip("graphs are compiled on the TensorFlow backend only")
     model = resolve_model("c2")
-    spec = default_spec(model)
+    spec = default_spec(model).uniform()
     pmu, _ = _sample()
     graph = _layer(model, spec)
     graph.graphs = True
@@ -128,7 +128,7 @@ def test_puppi_qat_forward_pass_is_the_emulator() -> None:
     """PUPPI inputs: the same backend runs the PUPPI front-end (|deta|, folded |dphi|, ROMs, two
     products per pair) and gives the emulator's words at the range-analysed PUPPI spec."""
     model = resolve_model("c2")
-    spec = default_spec(model, DeriveOptions(inputs="puppi"))
+    spec = default_spec(model, DeriveOptions(inputs="puppi")).uniform()
     pmu, _ = _sample()
     pmu = pmu[:1500]
     layer = _layer(model, spec)
@@ -139,7 +139,7 @@ def test_puppi_qat_forward_pass_is_the_emulator() -> None:
 
 
 def _tiny_run(tmp_path, model, beta: float = 2e-4, epochs: int = 1, **kw) -> QatConfig:  # noqa: ANN001
-    spec = default_spec(model)
+    spec = default_spec(model).uniform()
     cfg = QatConfig(
         name="tiny",
         model=model.to_dict(),

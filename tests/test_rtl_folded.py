@@ -72,7 +72,7 @@ def test_folded_pieces_give_the_emulators_integers(
     model = random_canonical(c, n, variant=variant, seed=10 * n + r)
     if not beams:
         model = replace(model, beams=False)
-    spec = default_spec(model, DeriveOptions(inputs=inputs))
+    spec = default_spec(model, DeriveOptions(inputs=inputs)).for_reuse(r)
     pmu, ptetaphi = _jets(spec, n, 200)
     emu = Emulator(model, spec).run(pmu, ptetaphi=ptetaphi)
     got = interpret_folded(trace_folded(model, spec, r), emu.inputs.words, spec)
@@ -82,7 +82,7 @@ def test_folded_pieces_give_the_emulators_integers(
 
 def test_folded_build_counts_products_per_unit(tmp_path: Path) -> None:
     model = random_canonical(2, 10, seed=2)
-    spec = default_spec(model, DeriveOptions(inputs="puppi"))
+    spec = default_spec(model, DeriveOptions(inputs="puppi")).for_reuse(5)
     b = build_rtl(model, spec, tmp_path / "rtl", reuse_factor=5)
     assert b.ii == 5 and b.fold["pair_units"] == 9 and b.fold["beam_units"] == 2
     assert b.da4ml["products"] == 2 * 9 + 2 * 2  # two per pair unit, two per beam unit

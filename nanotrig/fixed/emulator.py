@@ -78,7 +78,7 @@ class Emulator:
     ) -> EmulatorResult:
         if q.mode != self.spec.inputs:
             raise ValueError(f"{q.mode} input words given to a {self.spec.inputs} spec")
-        ops = IntOps(self.spec.types, self.coefs, self.tables)
+        ops = IntOps(self.spec.types, self.coefs, self.tables, self.spec.index_bits)
         ops.overflows = dict.fromkeys(cast_stages(self.spec.inputs), 0)
         raws = []
         types = [t for _, t in self.spec.input_fields]

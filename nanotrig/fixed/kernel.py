@@ -47,6 +47,12 @@ Two input front-ends (``INPUT_MODES``) produce the pair invariants d; everything
 
 Coefficients ``name_h[m]`` are constants or ROM tables indexed by m, quantised to the type
 ``w_<name>``. Overflow is counted only on entries that reach the output (valid particles/pairs).
+
+Per-index integer bits (``INDEXED_STAGES``): a spec may give each element of d, r, u, v, y, z its
+own number of integer bits (same LSB and modes as the stage; ``FixedPointSpec.index_bits``), as
+the constituents arrive leading pT first and a soft pair's values need fewer bits than the
+leading pair's. Every cast of those stages therefore says which element it writes (``at``: index
+arrays into the stage's table of shape ``index_shape``); a backend without per-index bits ignores it.
 """
 
 from __future__ import annotations
@@ -91,6 +97,23 @@ FRONT_END_TABLES = {
     "exp_plus": ("eta", "beam_table", lambda x: np.exp(x)),
 }
 ANGLE_STEP = np.pi / PHI_HALF_TURN  # radians per unit of the angle words and indices
+
+
+# stages whose elements may each have their own integer bits, and the axes of their tables
+INDEXED_STAGES = ("d", "r", "u", "v", "y", "z")
+INDEX_AXES = {
+    "d": ("particle", "particle"),
+    "r": ("particle",),
+    "u": ("channel", "particle"),
+    "v": ("channel", "particle"),
+    "y": ("channel", "particle"),
+    "z": ("channel", "particle", "particle"),
+}
+
+
+def index_shape(stage: str, n_particles: int, n_hidden: int) -> tuple[int, ...]:
+    """Shape of the per-index table of ``stage`` (particles: beams first, then constituents)."""
+    return tuple(n_hidden if axis == "channel" else n_particles for axis in INDEX_AXES[stage])
 
 
 def check_mode(mode: str) -> str:
@@ -140,7 +163,7 @@ def valid_bits(ops: Any, fields: Sequence[Any]) -> Any:
     return ops.positive(fields[0])
 
 
-def cartesian_pairs(ops: Any, first: Sequence[Any], second: Sequence[Any], both: Any) -> Any:
+def cartesian_pairs(ops: Any, first: Sequence[Any], second: Sequence[Any], both: Any, at: Any = None) -> Any:
     """d of constituent pairs from the (E, px, py, pz) words of their two constituents.
 
     The products take the words as they come; a pair with an absent constituent is zeroed after
@@ -149,13 +172,30 @@ def cartesian_pairs(ops: Any, first: Sequence[Any], second: Sequence[Any], both:
     e1, px1, py1, pz1 = first
     e2, px2, py2, pz2 = second
     dot = e1 * e2 - px1 * px2 - py1 * py2 - pz1 * pz2
-    return ops.mask(ops.cast(dot, "d", both), both)
+    return ops.mask(ops.cast(dot, "d", both, at), both)
+
+
+def beam_index(n: int) -> tuple[Any, Any]:
+    """``at`` of the beam pairs d_+k and d_-k (beams are particles 0 and 1)."""
+    k = 2 + np.arange(n)
+    return (np.zeros(n, dtype=np.int64), k), (np.ones(n, dtype=np.int64), k)
+
+
+def pair_positions(n: int, beams: bool) -> tuple[np.ndarray, np.ndarray]:
+    """``at`` of the constituent pairs i < j (``np.triu_indices`` order) in particle indices."""
+    iu, ju = np.triu_indices(n, 1)
+    nb = 2 if beams else 0
+    return nb + iu, nb + ju
 
 
 def cartesian_beams(ops: Any, fields: Sequence[Any], valid: Any) -> list[Any]:
     """[d_+k, d_-k] = [E - pz, E + pz] of each constituent (adds only), zero when absent."""
     e, pz = fields[0], fields[3]
-    return [ops.mask(ops.cast(e - pz, "d", valid), valid), ops.mask(ops.cast(e + pz, "d", valid), valid)]
+    plus, minus = beam_index(e.shape[1])
+    return [
+        ops.mask(ops.cast(e - pz, "d", valid, plus), valid),
+        ops.mask(ops.cast(e + pz, "d", valid, minus), valid),
+    ]
 
 
 def cartesian_invariants(ops: Any, fields: Sequence[Any], beams: bool) -> tuple[list[Any], Any]:
@@ -164,7 +204,8 @@ def cartesian_invariants(ops: Any, fields: Sequence[Any], beams: bool) -> tuple[
     n = fields[0].shape[1]
     iu, ju = np.triu_indices(n, 1)
     both = valid[:, iu] & valid[:, ju]
-    d_cc = cartesian_pairs(ops, [f[:, iu] for f in fields], [f[:, ju] for f in fields], both)
+    at = pair_positions(n, beams)
+    d_cc = cartesian_pairs(ops, [f[:, iu] for f in fields], [f[:, ju] for f in fields], both, at)
     beam = cartesian_beams(ops, fields, valid) if beams else []
     return [*beam, d_cc], valid
 
@@ -232,7 +273,7 @@ def saturated_index(ops: Any, x: Any, stage: str, where: Any) -> Any:
     return ops.low_bits(ops.select(ops.negative(x - ops.exact(lo - half)), ops.exact(lo), below_top), stage)
 
 
-def puppi_pairs(ops: Any, first: Sequence[Any], second: Sequence[Any], both: Any) -> Any:
+def puppi_pairs(ops: Any, first: Sequence[Any], second: Sequence[Any], both: Any, at: Any = None) -> Any:
     """d of constituent pairs from the (pT, eta, phi) words of their two constituents; massless.
     ``both`` (both present) only says where overflows count: pT = 0 already zeroes d."""
     pt1, eta1, phi1 = first
@@ -241,14 +282,18 @@ def puppi_pairs(ops: Any, first: Sequence[Any], second: Sequence[Any], both: Any
     dphi = magnitude_index(ops, phi1 - phi2, phi2 - phi1, "dphi", both, fold=True)
     angle = ops.lookup(deta, "cosh_m1") + ops.lookup(dphi, "one_m_cos")
     pp = ops.cast(pt1 * pt2, "pt_pair", both)
-    return ops.cast(pp * angle, "d", both)
+    return ops.cast(pp * angle, "d", both, at)
 
 
 def puppi_beams(ops: Any, fields: Sequence[Any], valid: Any) -> list[Any]:
     """[d_+k, d_-k] = [pT e^-eta, pT e^eta] of each constituent (zero when pT = 0)."""
     pt, eta = fields[0], fields[1]
     e = saturated_index(ops, eta, "eta", valid)
-    return [ops.cast(pt * ops.lookup(e, "exp_minus"), "d"), ops.cast(pt * ops.lookup(e, "exp_plus"), "d")]
+    plus, minus = beam_index(pt.shape[1])
+    return [
+        ops.cast(pt * ops.lookup(e, "exp_minus"), "d", None, plus),
+        ops.cast(pt * ops.lookup(e, "exp_plus"), "d", None, minus),
+    ]
 
 
 def puppi_invariants(ops: Any, fields: Sequence[Any], beams: bool) -> tuple[list[Any], Any]:
@@ -257,7 +302,8 @@ def puppi_invariants(ops: Any, fields: Sequence[Any], beams: bool) -> tuple[list
     n = fields[0].shape[1]
     iu, ju = np.triu_indices(n, 1)
     both = valid[:, iu] & valid[:, ju]  # where overflows count (a wire AND in the RTL trace)
-    d_cc = puppi_pairs(ops, [f[:, iu] for f in fields], [f[:, ju] for f in fields], both)
+    at = pair_positions(n, beams)
+    d_cc = puppi_pairs(ops, [f[:, iu] for f in fields], [f[:, ju] for f in fields], both, at)
     beam = puppi_beams(ops, fields, valid) if beams else []
     return [*beam, d_cc], valid
 
@@ -273,9 +319,9 @@ BEAM_INVARIANTS = {"cartesian": cartesian_beams, "puppi": puppi_beams}
 # are exact, so any grouping of the terms gives the same integers.
 
 
-def row_sum_cast(ops: Any, row_sums: Any, valid: Any) -> Any:
+def row_sum_cast(ops: Any, row_sums: Any, valid: Any, at: Any = None) -> Any:
     """r_i = cast_r(sum_k d_ik), from the exact row sums."""
-    return ops.cast(row_sums, "r", valid)
+    return ops.cast(row_sums, "r", valid, at)
 
 
 def jet_sum(ops: Any, r: Any) -> Any:
@@ -283,28 +329,30 @@ def jet_sum(ops: Any, r: Any) -> Any:
     return ops.cast(ops.sum(r, axis=1), "T")
 
 
-def pair_terms(ops: Any, coef: Any, h: int, r: Any, t: Any, valid: Any) -> tuple[Any, Any]:
-    """Per particle (constant multipliers or ROM x r): u_hi (carries the jet-level bias) and v_hi."""
+def pair_terms(ops: Any, coef: Any, h: int, r: Any, t: Any, valid: Any, at: Any = None) -> tuple[Any, Any]:
+    """Per particle (constant multipliers or ROM x r): u_hi (carries the jet-level bias) and v_hi.
+    ``at``: the particle indices of r's entries (per-index bits), channel h prepended."""
     c = ops.cast(coef("pair_T", h) * t + coef("pair_const", h), "pair_bias")
-    u = ops.cast(coef("pair_row", h)[:, None] * r + c[:, None], "u", valid)
-    v = ops.cast(coef("pair_col", h)[:, None] * r, "v", valid)
+    at_h = None if at is None else (h, *at)
+    u = ops.cast(coef("pair_row", h)[:, None] * r + c[:, None], "u", valid, at_h)
+    v = ops.cast(coef("pair_col", h)[:, None] * r, "v", valid, at_h)
     return u, v
 
 
-def pair_relu(ops: Any, sd: Any, uv: Any, keep: Any) -> Any:
+def pair_relu(ops: Any, sd: Any, uv: Any, keep: Any, at: Any = None) -> Any:
     """ReLU(z) of ordered pairs, zero where ``keep`` is false: z = cast_z(s_h d_ij + (u_hi + v_hj)).
 
     ``uv`` is u_i + v_j (``bind``: an adder here, numerically a no-op): u carries the jet-level
     bias c, the last value to arrive, so the pair values waiting for it are the d (shared by
-    both orders and channels), not the partial sums."""
-    z = ops.cast(sd + ops.bind(uv), "z", keep)
+    both orders and channels), not the partial sums. ``at``: (h, i, j) of the entries."""
+    z = ops.cast(sd + ops.bind(uv), "z", keep, at)
     return ops.mask(ops.relu(z), keep)
 
 
-def diag_terms(ops: Any, coef: Any, h: int, r: Any, t: Any, valid: Any) -> Any:
+def diag_terms(ops: Any, coef: Any, h: int, r: Any, t: Any, valid: Any, at: Any = None) -> Any:
     """y_hi = cast_y(diag_r_h r_i + e_h), e_h = cast(diag_T_h T + diag_const_h)."""
     e = ops.cast(coef("diag_T", h) * t + coef("diag_const", h), "diag_bias")
-    return ops.cast(coef("diag_r", h)[:, None] * r + e[:, None], "y", valid)
+    return ops.cast(coef("diag_r", h)[:, None] * r + e[:, None], "y", valid, None if at is None else (h, *at))
 
 
 def diag_sum(ops: Any, y: Any, valid: Any) -> Any:
@@ -337,7 +385,9 @@ def run_kernel(
     pair_valid = valid[:, :, None] & valid[:, None, :] & ~np.eye(valid.shape[1], dtype=bool)[None]
 
     # D: aggregates (row sums by adding d, no p_i.J multipliers)
-    r = row_sum_cast(ops, ops.sum(d, axis=2), valid)
+    n_part = valid.shape[1]
+    every = (np.arange(n_part),)  # ``at`` of the per-particle casts
+    r = row_sum_cast(ops, ops.sum(d, axis=2), valid, every)
     t = jet_sum(ops, r)
 
     def coef(name: str, h: int | None = None) -> Any:
@@ -346,10 +396,11 @@ def run_kernel(
     w = coef("out_const")
     for h, sign in enumerate(signs):
         # E: per-particle terms, then adds only per ordered pair
-        u, v = pair_terms(ops, coef, h, r, t, valid)
+        u, v = pair_terms(ops, coef, h, r, t, valid, every)
         sd = d if sign > 0 else -d
-        relu_z = pair_relu(ops, sd, u[:, :, None] + v[:, None, :], pair_valid)
-        y = diag_terms(ops, coef, h, r, t, valid)
+        ij = (h, np.arange(n_part)[:, None], np.arange(n_part)[None, :])
+        relu_z = pair_relu(ops, sd, u[:, :, None] + v[:, None, :], pair_valid, ij)
+        y = diag_terms(ops, coef, h, r, t, valid, every)
         # F: adder trees
         a_sum = ops.cast(ops.sum(relu_z, axis=(1, 2)), "A")
         d_sum = diag_sum(ops, y, valid)

@@ -3,8 +3,10 @@
 The kernel uses ``+``, ``-``, unary ``-``, ``*``, indexing and ``reshape`` on its arrays, and
 these methods of an ops object for everything else:
 
-    cast(x, stage, where)   one ap_fixed<W,I,Q,O> assignment: round, then wrap/saturate; counts
-                            overflows of the entries selected by ``where``
+    cast(x, stage, where, at)  one ap_fixed<W,I,Q,O> assignment: round, then wrap/saturate; counts
+                            overflows of the entries selected by ``where``; ``at`` (index arrays
+                            into the stage's per-index table, ``kernel.INDEXED_STAGES``) says
+                            which elements x holds, for per-index integer bits
     relu(x)                 max(x, 0), exact
     mask(x, keep)           x where keep else 0 (keep: bool array, a wire AND in hardware)
     sum(x, axis)            exact sum (an adder tree)
@@ -99,6 +101,31 @@ class Fx:
         return self.v.astype(np.float64) * 2.0**-self.f
 
 
+def element_bits(
+    index_bits: dict[str, np.ndarray] | None, stage: str, at: tuple | None, shape: tuple[int, ...]
+) -> np.ndarray | None:
+    """Integer bits of each entry of a cast's value (``shape``: (B, ...) or (...)) from the stage's
+    per-index table, or None when the stage has none (one type for every element)."""
+    table = (index_bits or {}).get(stage)
+    if table is None or at is None:
+        return None
+    bits = np.asarray(table[tuple(np.asarray(a) for a in at)])
+    return np.broadcast_to(bits, shape[len(shape) - bits.ndim :] if bits.ndim else ())
+
+
+def wrap_narrow(v: np.ndarray, t: FixedType, integer: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Raw integers of type ``t`` (AP_WRAP) wrapped to per-element integer bits ``integer``
+    (<= t.integer, same LSB): (values, entries that did not fit). Wrapping twice is wrapping once
+    at the narrower width, so this after ``quantize_int`` is the cast to the narrow type."""
+    width = (t.width - t.integer + integer).astype(np.int64)
+    if t.signed:
+        half = np.left_shift(np.int64(1), width - 1)
+        w = ((v + half) & (2 * half - 1)) - half
+    else:
+        w = v & (np.left_shift(np.int64(1), width) - 1)
+    return w, w != v
+
+
 def quantize_int(v: np.ndarray, f_from: int, t: FixedType) -> tuple[np.ndarray, np.ndarray]:
     """ap_fixed assignment on raw integers: returns (raw integers of type t, overflow flags)."""
     shift = f_from - t.frac
@@ -131,20 +158,27 @@ class IntOps:
         types: dict[str, FixedType],
         coefs: dict[str, np.ndarray],
         tables: dict[str, np.ndarray] | None = None,
+        index_bits: dict[str, np.ndarray] | None = None,
     ) -> None:
         """``coefs[name]``: raw integers (C, n_M) or (n_M,) already quantised to ``types['w_'+name]``;
-        ``tables[name]``: raw integers of a front-end ROM, entry k at index value (k + min) * LSB."""
+        ``tables[name]``: raw integers of a front-end ROM, entry k at index value (k + min) * LSB;
+        ``index_bits``: per-index integer bits of stages (``FixedPointSpec.index_bits``)."""
         self.types = types
         self.coefs = coefs
         self.tables = tables or {}
+        self.index_bits = index_bits or {}
         self.overflows: dict[str, int] = {}
         self.exact_bits: dict[str, tuple[int, int]] = {}  # stage -> (bits, f) of the value before the cast
 
-    def cast(self, x: Fx, stage: str, where: np.ndarray | None = None) -> Fx:
+    def cast(self, x: Fx, stage: str, where: np.ndarray | None = None, at: tuple | None = None) -> Fx:
         t = self.types[stage]
         if x.bits + max(t.frac - x.f, 0) > MAX_BITS:
             raise BitBudgetError(f"stage {stage!r}: casting to {t} needs more than {MAX_BITS} bits")
         v, over = quantize_int(x.v, x.f, t)
+        bits = element_bits(self.index_bits, stage, at, v.shape)
+        if bits is not None:
+            v, narrow_over = wrap_narrow(v, t, bits)
+            over = over | narrow_over
         if where is not None:
             over = over & np.broadcast_to(where, over.shape)
         self.overflows[stage] = self.overflows.get(stage, 0) + int(over.sum())
@@ -251,17 +285,28 @@ def dyadic(value: float) -> tuple[int, int]:
 class RangeOps:
     """Float64 without any rounding; records max |value| (valid entries only) per stage."""
 
-    def __init__(self, coefs: dict[str, np.ndarray]) -> None:
-        """``coefs[name]``: float tables (C, n_M) or (n_M,) in the firmware's units."""
+    def __init__(
+        self, coefs: dict[str, np.ndarray], index_shapes: dict[str, tuple[int, ...]] | None = None
+    ) -> None:
+        """``coefs[name]``: float tables (C, n_M) or (n_M,) in the firmware's units;
+        ``index_shapes``: stages whose max |value| is also recorded per index (``index_max_abs``)."""
         self.coefs = coefs
         self.max_abs: dict[str, float] = {}
         self.min_value: dict[str, float] = {}
+        self.index_max_abs = {s: np.zeros(shape) for s, shape in (index_shapes or {}).items()}
 
-    def cast(self, x: np.ndarray, stage: str, where: np.ndarray | None = None) -> np.ndarray:
-        vals = x if where is None else x[np.broadcast_to(where, x.shape)]
+    def cast(
+        self, x: np.ndarray, stage: str, where: np.ndarray | None = None, at: tuple | None = None
+    ) -> np.ndarray:
+        keep = np.ones(x.shape, dtype=bool) if where is None else np.broadcast_to(where, x.shape)
+        vals = x[keep]
         if vals.size:
             self.max_abs[stage] = max(self.max_abs.get(stage, 0.0), float(np.abs(vals).max()))
             self.min_value[stage] = min(self.min_value.get(stage, 0.0), float(vals.min()))
+        if stage in self.index_max_abs and at is not None and x.ndim:
+            seen = np.where(keep, np.abs(x), 0.0).max(axis=0)  # per element, over the jets
+            index = np.broadcast_arrays(*(np.asarray(a) for a in at), seen)
+            np.maximum.at(self.index_max_abs[stage], tuple(index[:-1]), index[-1])
         return x
 
     def relu(self, x: np.ndarray) -> np.ndarray:

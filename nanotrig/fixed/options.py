@@ -35,6 +35,11 @@ def add_spec_arguments(p: argparse.ArgumentParser, input_words: bool = True) -> 
     p.add_argument("--input-eta", default="ap_int<12>", help="PUPPI eta word in steps of pi/720 (ap_int<12>)")
     p.add_argument("--input-phi", default="ap_int<11>", help="PUPPI phi word in steps of pi/720 (ap_int<11>)")
     p.add_argument(
+        "--no-index-bits",
+        action="store_true",
+        help="one type per stage: no per-index integer bits for d, r, u, v, y, z (docs/rtl.md)",
+    )
+    p.add_argument(
         "--pair-table",
         choices=TABLE_IMPLEMENTATIONS,
         default=None,
@@ -62,12 +67,15 @@ def derive_options(args: argparse.Namespace) -> Any:
         kw["input_lsb"] = args.input_lsb
     for field in ("input_pt", "input_eta", "input_phi"):
         kw[field] = getattr(args, field)
+    kw["index_bits"] = not getattr(args, "no_index_bits", False)
     return DeriveOptions(**kw)
 
 
 def spec_from_args(model: Any, args: argparse.Namespace) -> Any:
-    """The model's default spec for the flags, with the YAML overrides and ROM choices applied."""
+    """The model's default spec for the flags, with the YAML overrides and ROM choices applied
+    (uniform types for a ``--reuse-factor`` above 1: ``FixedPointSpec.for_reuse``)."""
     from nanotrig.fixed.analysis import default_spec
 
     spec = default_spec(model, derive_options(args)).with_overrides(args.precision)
-    return spec.with_implementation(pair_table=args.pair_table, beam_table=args.beam_table)
+    spec = spec.with_implementation(pair_table=args.pair_table, beam_table=args.beam_table)
+    return spec.for_reuse(getattr(args, "reuse_factor", 1) or 1)

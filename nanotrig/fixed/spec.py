@@ -6,7 +6,11 @@ quantizer string (``quantized_bits(12,4)``, mapped as ``nanotrig.qat.qkeras`` sa
 names are those of ``nanotrig.fixed.kernel.stages(mode)`` for the spec's input mode (``Inputs``:
 ``cartesian`` or ``puppi``) plus ``w_<coefficient>`` for the quantised weights. ``Implementation``
 says how the front-end ROMs are built (``lut``: logic, ``bram``: block RAM); it changes resources,
-never values.
+never values. ``IndexBits`` gives stages of ``kernel.INDEXED_STAGES`` per-element integer bits
+(nested lists shaped by ``kernel.index_shape``): element e of stage s is ``ap_fixed<W - I + I_e,
+I_e>`` with s's LSB and modes, I_e <= I. Only wrapping signed stages take them (a wrap to fewer
+bits is a bit selection: the hardware builds only the bits kept); a stage given a new type by an
+override loses its per-index bits (its type is then the user's, for every element).
 """
 
 from __future__ import annotations
@@ -16,9 +20,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
 
-from nanotrig.fixed.kernel import COEF_NAMES, FRONT_END_TABLES, INPUT_FIELDS, check_mode, stages
+from nanotrig.fixed.kernel import (
+    COEF_NAMES,
+    FRONT_END_TABLES,
+    INDEX_AXES,
+    INDEXED_STAGES,
+    INPUT_FIELDS,
+    check_mode,
+    stages,
+)
 from nanotrig.fixed.types import FixedType, PrecisionError
 
 COEF_KEYS = tuple("w_" + c for c in COEF_NAMES)
@@ -66,6 +79,8 @@ class FixedPointSpec:
     provenance: dict[str, Any] = field(default_factory=dict)
     inputs: str = "cartesian"
     implementation: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_IMPLEMENTATION))
+    # stage -> integer bits of each element (see the module docstring); absent: one type for all
+    index_bits: dict[str, np.ndarray] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         check_mode(self.inputs)
@@ -80,6 +95,7 @@ class FixedPointSpec:
                     f"{', '.join(TABLE_IMPLEMENTATIONS)})"
                 )
         self.implementation = {**DEFAULT_IMPLEMENTATION, **self.implementation}
+        self.index_bits = {k: self._checked_index_bits(k, v) for k, v in self.index_bits.items()}
         if self.inputs == "cartesian":
             t = self.types["input"]
             if not t.signed:
@@ -88,6 +104,30 @@ class FixedPointSpec:
                 raise PrecisionError(f"stage 'input': {t} is wider than {MAX_INPUT_WIDTH} bits")
         else:
             self._check_puppi()
+
+    def _checked_index_bits(self, stage: str, bits: Any) -> np.ndarray:
+        where = f"IndexBits of stage {stage!r}"
+        if stage not in INDEXED_STAGES:
+            raise PrecisionError(f"{where}: only {', '.join(INDEXED_STAGES)} take per-index integer bits")
+        t = self.types[stage]
+        if not t.signed or t.overflow != "AP_WRAP":
+            raise PrecisionError(f"{where}: the stage's type {t} must be signed and wrapping (AP_WRAP)")
+        try:
+            arr = np.asarray(bits, dtype=float)
+        except (TypeError, ValueError):
+            raise PrecisionError(f"{where}: not a nested list of integers") from None
+        if arr.ndim != len(INDEX_AXES[stage]) or not np.all(arr == np.round(arr)):
+            axes = " x ".join(INDEX_AXES[stage])
+            raise PrecisionError(f"{where}: expected integers shaped ({axes}), got shape {arr.shape}")
+        arr = arr.astype(np.int64)
+        low = t.integer - t.width + 1  # one bit wide at least
+        bad = (arr > t.integer) | (arr < low)
+        if bad.any():
+            idx = tuple(int(i) for i in np.argwhere(bad)[0])
+            raise PrecisionError(
+                f"{where}: element {idx} has {int(arr[idx])} integer bits; {t} allows {low} .. {t.integer}"
+            )
+        return arr
 
     def _check_puppi(self) -> None:
         pt, eta, phi = (self.types[k] for k in ("input_pt", "input_eta", "input_phi"))
@@ -135,12 +175,31 @@ class FixedPointSpec:
         return {k: str(self.types[k]) for k in self.keys}
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        d: dict[str, Any] = {
             "Inputs": self.inputs,
             "Precision": self.precision_dict(),
             "Implementation": dict(self.implementation),
-            "provenance": self.provenance,
         }
+        if self.index_bits:
+            d["IndexBits"] = {k: v.tolist() for k, v in self.index_bits.items()}
+        d["provenance"] = self.provenance
+        return d
+
+    def uniform(self) -> FixedPointSpec:
+        """The same spec without per-index integer bits (every element its stage's type)."""
+        return FixedPointSpec(dict(self.types), dict(self.provenance), self.inputs, dict(self.implementation))
+
+    def for_reuse(self, reuse_factor: int) -> FixedPointSpec:
+        """The spec a datapath of II = ``reuse_factor`` computes: uniform types when it is > 1 (a
+        pair unit that serves R pairs in turn has one width per stage), else this one."""
+        return self.uniform() if reuse_factor > 1 and self.index_bits else self
+
+    def element_type(self, stage: str, index: tuple[int, ...]) -> FixedType:
+        """The type of one element of a stage (its per-index integer bits, if any)."""
+        t = self.types[stage]
+        if stage not in self.index_bits:
+            return t
+        return t.with_integer(int(self.index_bits[stage][index]))
 
     def save(self, path: str | Path) -> Path:
         path = Path(path)
@@ -186,12 +245,22 @@ class FixedPointSpec:
         prov = dict(self.provenance)
         prov["overridden"] = sorted(set(prov.get("overridden", [])) | set(prec))
         impl = overrides.get("Implementation", {}) if "Precision" in overrides else {}
-        return FixedPointSpec(types, prov, self.inputs, {**self.implementation, **dict(impl or {})})
+        # an overridden stage takes the user's type for every element; IndexBits given win
+        index = {k: v for k, v in self.index_bits.items() if k not in prec}
+        if "Precision" in overrides:
+            index.update(dict(overrides.get("IndexBits") or {}))
+        impl = {**self.implementation, **dict(impl or {})}
+        try:
+            return FixedPointSpec(types, prov, self.inputs, impl, index)
+        except PrecisionError as exc:
+            raise PrecisionError(f"{where}: {exc}") from None
 
     def with_implementation(self, **tables: str | None) -> FixedPointSpec:
         """A copy with ROM implementations changed, e.g. ``pair_table='bram'`` (None keeps)."""
         impl = {**self.implementation, **{k: v for k, v in tables.items() if v is not None}}
-        return FixedPointSpec(dict(self.types), dict(self.provenance), self.inputs, impl)
+        return FixedPointSpec(
+            dict(self.types), dict(self.provenance), self.inputs, impl, dict(self.index_bits)
+        )
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], source: str = "<dict>") -> FixedPointSpec:
@@ -203,7 +272,13 @@ class FixedPointSpec:
                 raise PrecisionError(f"{source}: stage {stage!r} missing")
             types[stage] = parse_precision(prec[stage], where=f"{source}: stage {stage!r}")
         impl = dict(d.get("Implementation", {}) or {}) if "Precision" in d else {}
-        return cls(types, dict(d.get("provenance", {})), mode, impl)
+        index = dict(d.get("IndexBits", {}) or {}) if "Precision" in d else {}
+        if not all(isinstance(k, str) for k in index):
+            raise PrecisionError(f"{source}: field 'IndexBits' must map stage names to nested lists")
+        try:
+            return cls(types, dict(d.get("provenance", {})), mode, impl, index)
+        except PrecisionError as exc:
+            raise PrecisionError(f"{source}: {exc}") from None
 
 
 def load_precision_file(path: str | Path) -> dict[str, Any]:

@@ -106,6 +106,12 @@ class FixedType:
         """(sign bit, integer bits without sign, fractional bits), da4ml's quantize() arguments."""
         return int(self.signed), self.integer - int(self.signed), self.frac
 
+    def with_integer(self, integer: int) -> FixedType:
+        """The same LSB and modes with ``integer`` integer bits (a per-index element type)."""
+        return FixedType(
+            self.width - self.integer + integer, integer, self.signed, self.rounding, self.overflow
+        )
+
     def with_modes(self, rounding: str | None = None, overflow: str | None = None) -> FixedType:
         return FixedType(
             self.width, self.integer, self.signed, rounding or self.rounding, overflow or self.overflow

@@ -11,7 +11,15 @@ import numpy as np
 
 from nanotrig.canonical import CanonicalModel
 from nanotrig.fixed.hwmodel import hardware_coefficients
-from nanotrig.fixed.kernel import COEF_NAMES, FRONT_END_TABLES, PHI_HALF_TURN, run_kernel
+from nanotrig.fixed.kernel import (
+    COEF_NAMES,
+    FRONT_END_TABLES,
+    INDEX_AXES,
+    INDEXED_STAGES,
+    PHI_HALF_TURN,
+    index_shape,
+    run_kernel,
+)
 from nanotrig.fixed.ops import Fx, IntOps
 from nanotrig.fixed.spec import FixedPointSpec, table_storage
 from nanotrig.fixed.tables import quantize_tables, tables_for
@@ -65,6 +73,30 @@ def _table_function(name: str, raw: np.ndarray, t: FixedType, per_channel: bool)
         f"{unused}        {decl}\n"
         f"        return {ret};\n"
         f"    }}\n"
+    )
+
+
+def _drop_function(stage: str, spec: FixedPointSpec, shape: tuple[int, ...]) -> str:
+    """``stage_drop(indices)``: integer bits of the element's own type fewer than the stage's."""
+    particle = iter(("i", "j"))
+    args = ["h" if axis == "channel" else next(particle) for axis in INDEX_AXES[stage]]
+    params = ", ".join(f"const unsigned {a}" for a in args)
+    bits = spec.index_bits.get(stage)
+    if bits is None or not np.any(bits < spec[stage].integer):
+        return f"    static unsigned {stage}_drop({params}) {{ return 0; }}\n"
+    drop = spec[stage].integer - bits
+
+    def nested(a: np.ndarray) -> str:
+        return (
+            ", ".join(str(int(x)) for x in a) if a.ndim == 1 else ", ".join("{" + nested(r) + "}" for r in a)
+        )
+
+    dims = "".join(f"[{n}]" for n in shape)
+    index = "".join(f"[{a}]" for a in args)
+    return (
+        f"    static unsigned {stage}_drop({params}) {{ // per-index integer bits of {stage}\n"
+        f"        static const unsigned char table{dims} = {{{nested(drop)}}};\n"
+        f"        return table{index};\n    }}\n"
     )
 
 
@@ -162,4 +194,6 @@ def config_struct(
         body += _table_function(name, coefs[name], spec["w_" + name], per_channel=name != "out_const")
     for name, raw in quantize_tables(tables_for(spec.inputs), spec.types).items():
         body += _front_end_table(name, raw, spec)
+    for stage in INDEXED_STAGES:
+        body += _drop_function(stage, spec, index_shape(stage, p, model.n_hidden))
     return body + "};\n"

@@ -19,7 +19,8 @@ Input mode: the layer attribute ``input_mode`` (``'cartesian'``: one (N, 4) inpu
 words; ``'puppi'``: three (N,) inputs ``input_pt``, ``input_eta``, ``input_phi``, the angles in
 steps of pi/720), set by the Keras layer (``CanonicalNanoPelican(..., inputs='puppi')``).
 ``PairTable`` / ``BeamTable`` in the layer's hls4ml config choose the ROM storage (``lut`` or
-``bram``).
+``bram``); ``IndexBits`` ({stage: nested lists}, as in a precision YAML) sets per-index integer
+bits (the project writer passes the spec's own this way).
 """
 
 from __future__ import annotations
@@ -78,7 +79,14 @@ def layer_spec(node: Layer, canonical: CanonicalModel) -> FixedPointSpec:
         for _, level in levels:
             if level.get(key) is not None:
                 impl[table] = level[key]
-    return spec.with_implementation(**impl)
+    spec = spec.with_implementation(**impl)
+    for where, level in levels:  # per-index integer bits given in the config replace the spec's
+        if level.get("IndexBits") is not None:
+            spec = spec.with_overrides(
+                {"Inputs": spec.inputs, "Precision": {}, "IndexBits": level["IndexBits"]},
+                source=f"hls4ml {where}",
+            )
+    return spec
 
 
 class NanoPelicanHLS(Layer):

@@ -76,6 +76,8 @@ def hls_config(spec: FixedPointSpec, reuse_factor: int) -> dict:
         "PairTable": spec.implementation["pair_table"],
         "BeamTable": spec.implementation["beam_table"],
     }
+    if spec.index_bits:
+        layer["IndexBits"] = {k: v.tolist() for k, v in spec.index_bits.items()}
     return {
         "Model": {
             "Precision": "ap_fixed<16,6>",  # unused: every type of the design comes from the spec

@@ -136,8 +136,13 @@ def config_from_args(args: argparse.Namespace) -> Any:
             raise NanotrigError(f"--{flag.replace('_', '-')} must be in 2..28, got {getattr(args, flag)}")
     model = resolve_model(args.model)
     model.name = model.name or Path(args.model).stem
+    # QAT learns one type per stage: the start spec has no per-index integer bits
     opts = DeriveOptions(
-        inputs=args.inputs, input_bits=args.input_bits, input_lsb=args.input_lsb, weight_bits=args.weight_bits
+        inputs=args.inputs,
+        input_bits=args.input_bits,
+        input_lsb=args.input_lsb,
+        weight_bits=args.weight_bits,
+        index_bits=False,
     )
     input_type(opts)  # the LSB must be a power of two
     # the starting point: the float model's range-analysed spec (or the spec it was trained for)

@@ -54,7 +54,7 @@ from nanotrig.fixed.kernel import (
 )
 from nanotrig.fixed.spec import FixedPointSpec
 from nanotrig.fixed.tables import quantize_tables, tables_for
-from nanotrig.fixed.types import FixedType
+from nanotrig.fixed.types import FixedType, PrecisionError
 from nanotrig.qat.cost import total_cost
 from nanotrig.qat.ops import HGQ_OVERFLOW, KerasOps, KTensor, tracks_ranges
 
@@ -168,6 +168,11 @@ class QNanoPelican(QLayerBase):
         self.graphs = True  # compile graphs for batches (TensorFlow); tracing one costs ~20 s
         self.canonical = CanonicalModel.from_dict(model, source="QNanoPelican model")
         self.spec = FixedPointSpec.from_dict(precision, source="QNanoPelican precision")
+        if self.spec.index_bits:
+            raise PrecisionError(
+                "QNanoPelican precision: QAT learns one type per stage; a spec with per-index integer "
+                f"bits ({', '.join(self.spec.index_bits)}) cannot start it (use spec.uniform())"
+            )
         self.mode = self.spec.inputs
         if self.mode == "puppi":
             self.fixed_stages = tuple(dict.fromkeys(self.fixed_stages + PUPPI_FIXED))

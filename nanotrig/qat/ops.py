@@ -183,7 +183,10 @@ class KerasOps:
         self.training = training
         self.dtype = dtype
 
-    def cast(self, x: KTensor, stage: str, where: np.ndarray | None = None) -> KTensor:
+    def cast(
+        self, x: KTensor, stage: str, where: np.ndarray | None = None, at: tuple | None = None
+    ) -> KTensor:
+        """``at`` is not used: QAT learns one type per stage (its start spec has no per-index bits)."""
         t = x.t
         shape = x.shape
         if where is not None and tracks_ranges(self.training):

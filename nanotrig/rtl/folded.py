@@ -31,6 +31,7 @@ from da4ml.trace import FixedVariable, comb_trace
 from da4ml.types import CombLogic, QInterval
 
 from nanotrig.canonical import CanonicalModel
+from nanotrig.errors import NanotrigError
 from nanotrig.fixed import kernel
 from nanotrig.fixed.hwmodel import hardware_coefficients
 from nanotrig.fixed.spec import FixedPointSpec
@@ -341,7 +342,13 @@ def trace_output(model: CanonicalModel, spec: FixedPointSpec, middle: Piece, acc
 
 
 def trace_folded(model: CanonicalModel, spec: FixedPointSpec, reuse: int) -> FoldedTrace:
-    """The four pieces of the II = ``reuse`` datapath of one model and spec."""
+    """The four pieces of the II = ``reuse`` datapath of one model and spec (one type per stage:
+    ``spec.for_reuse(reuse)``)."""
+    if spec.index_bits:
+        raise NanotrigError(
+            f"II = {reuse}: the folded datapath has one width per stage; per-index integer bits are "
+            "for II = 1 (use spec.for_reuse(R), as the commands do)"
+        )
     sched = fold_schedule(model.n_constituents, reuse)
     pairs = trace_pairs(model, spec, sched)
     acc = row_sum_intervals(spec, model.n_constituents, model.beams)

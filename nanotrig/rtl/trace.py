@@ -30,7 +30,7 @@ from da4ml.types import CombLogic
 from nanotrig.canonical import CanonicalModel
 from nanotrig.fixed.hwmodel import hardware_coefficients
 from nanotrig.fixed.kernel import FRONT_END_TABLES, run_kernel
-from nanotrig.fixed.ops import dyadic, reversed_index_max
+from nanotrig.fixed.ops import dyadic, element_bits, reversed_index_max
 from nanotrig.fixed.spec import FixedPointSpec
 from nanotrig.fixed.tables import quantize_tables, tables_for
 from nanotrig.fixed.types import FixedType
@@ -158,23 +158,30 @@ class TraceOps:
         types: dict[str, FixedType],
         coefs: dict[str, np.ndarray],
         tables: dict[str, np.ndarray] | None = None,
+        index_bits: dict[str, np.ndarray] | None = None,
     ) -> None:
         self.types = types
         self.coefs = coefs
         self.tables = tables or {}
+        self.index_bits = index_bits or {}
         self.cast_stage: dict[Any, str] = {}  # da4ml variable id -> the kernel stage whose cast made it
         self._valid_bits: np.ndarray | None = None
         self._m: FixedVariable | None = None
 
-    def cast(self, x: np.ndarray, stage: str, where: np.ndarray | None = None) -> np.ndarray:
+    def cast(
+        self, x: np.ndarray, stage: str, where: np.ndarray | None = None, at: tuple | None = None
+    ) -> np.ndarray:
         t = self.types[stage]
 
-        def one(v: Any) -> Lin:
-            q = quantize_var(Lin.of(v).value(), t)
+        def one(v: Any, integer: Any = None) -> Lin:
+            # a per-index type wraps fewer integer bits: da4ml then builds only the bits it keeps
+            tv = t if integer is None else t.with_integer(int(integer))
+            q = quantize_var(Lin.of(v).value(), tv)
             self.cast_stage.setdefault(q.id, stage)
             return Lin.of(q)
 
-        return _each(one, x)
+        bits = element_bits(self.index_bits, stage, at, x.shape)
+        return _each(one, x) if bits is None else _each(one, x, np.broadcast_to(bits, x.shape))
 
     def relu(self, x: np.ndarray) -> np.ndarray:
         return _each(lambda v: Lin.of(Lin.of(v).value().relu()), x)
@@ -327,7 +334,8 @@ def input_groups(spec: FixedPointSpec, n_constituents: int) -> list[tuple[str, i
 def trace_kernel(model: CanonicalModel, spec: FixedPointSpec) -> TracedKernel:
     """The combinational graph of one jet: inputs in port order, output the ``result`` word."""
     coefs = hardware_coefficients(model, spec.types)
-    ops = TraceOps(spec.types, coefs, quantize_tables(tables_for(spec.inputs), spec.types))
+    tables = quantize_tables(tables_for(spec.inputs), spec.types)
+    ops = TraceOps(spec.types, coefs, tables, spec.index_bits)
     n = model.n_constituents
     groups = input_groups(spec, n)
     if spec.inputs == "cartesian":

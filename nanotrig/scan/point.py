@@ -123,6 +123,7 @@ def scan_point(
     canon = CanonicalModel.from_dict(model)
     m = canon if p.n_constituents == canon.n_constituents else with_constituents(canon, p.n_constituents)
     spec = spec_for_bits(m, p.bits, p.inputs) if p.bits else default_spec(m, DeriveOptions(inputs=p.inputs))
+    spec = spec.for_reuse(p.reuse)
     row: dict[str, Any] = {**p.to_dict(), "name": p.name}
     words = [st for st in ("input", "input_pt") if st in spec.types]
     row["types"] = {s: str(spec[s]) for s in (*words, "d", "z", "y", "A", "D", "result")}

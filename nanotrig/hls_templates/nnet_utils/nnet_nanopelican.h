@@ -14,6 +14,7 @@
 #define NNET_NANOPELICAN_H_
 
 #include "nnet_common.h"
+#include "nnet_nanopelican_wrap.h"
 #include "nnet_nanopelican_aggregates.h"
 #include "nnet_nanopelican_output.h"
 #include "nnet_nanopelican_pairs.h"
@@ -32,7 +33,9 @@ struct nanopelican_config {
     static const unsigned multiplier_limit = 760; // 4 N (N - 1) / 2 / reuse_factor
     // typedefs d_t, r_t, T_t, pair_bias_t, u_t, v_t, z_t, A_t, diag_bias_t, y_t, D_t;
     // exact accumulators r_acc_t, T_acc_t, A_acc_t, D_acc_t, result_acc_t;
-    // static functions sign(h), beam_beam(), pair_row(h, m), ..., out_const(m).
+    // static functions sign(h), beam_beam(), pair_row(h, m), ..., out_const(m);
+    // per-index integer bits: d_drop(i, j), r_drop(i), u_drop(h, i), v_drop(h, i), y_drop(h, i),
+    // z_drop(h, i, j), the top bits each element's own type has fewer than its stage's (0: none).
 };
 
 // D to G: everything after the pair invariants, shared by both input front-ends.

@@ -18,7 +18,7 @@ void nanopelican_aggregates(const typename CONFIG_T::d_t d[CONFIG_T::n_part][CON
             #pragma HLS UNROLL
             row += d[i][k]; // d_ii = 0 and absent particles have d = 0: no masking needed
         }
-        r[i] = row;
+        r[i] = wrap_top<typename CONFIG_T::r_t>(row, CONFIG_T::r_drop(i));
         total += r[i];
     }
     t = total;

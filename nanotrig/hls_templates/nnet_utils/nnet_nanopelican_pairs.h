@@ -49,8 +49,10 @@ void nanopelican_pair_invariants(const input_T p[CONFIG_T::n_const][4], const bo
         d[0][1] = d[1][0] = CONFIG_T::beam_beam();
         for (unsigned k = 0; k < CONFIG_T::n_const; k++) {
             #pragma HLS UNROLL
-            const typename CONFIG_T::d_t plus = p[k][0] - p[k][3];  // b+ = (1, 0, 0, +1)
-            const typename CONFIG_T::d_t minus = p[k][0] + p[k][3]; // b- = (1, 0, 0, -1)
+            const typename CONFIG_T::d_t plus =
+                wrap_top<typename CONFIG_T::d_t>(p[k][0] - p[k][3], CONFIG_T::d_drop(0, nb + k)); // b+ = (1, 0, 0, +1)
+            const typename CONFIG_T::d_t minus =
+                wrap_top<typename CONFIG_T::d_t>(p[k][0] + p[k][3], CONFIG_T::d_drop(1, nb + k)); // b- = (1, 0, 0, -1)
             const bool present = valid[nb + k];
             d[0][nb + k] = d[nb + k][0] = present ? plus : typename CONFIG_T::d_t(0);
             d[1][nb + k] = d[nb + k][1] = present ? minus : typename CONFIG_T::d_t(0);
@@ -60,9 +62,10 @@ void nanopelican_pair_invariants(const input_T p[CONFIG_T::n_const][4], const bo
         #pragma HLS UNROLL
         for (unsigned j = i + 1; j < CONFIG_T::n_const; j++) {
             #pragma HLS UNROLL
-            // exact products and sums (ap_fixed widens), one cast to d_t
-            const typename CONFIG_T::d_t dij =
-                p[i][0] * p[j][0] - p[i][1] * p[j][1] - p[i][2] * p[j][2] - p[i][3] * p[j][3];
+            // exact products and sums (ap_fixed widens), one cast to the pair's type
+            const typename CONFIG_T::d_t dij = wrap_top<typename CONFIG_T::d_t>(
+                p[i][0] * p[j][0] - p[i][1] * p[j][1] - p[i][2] * p[j][2] - p[i][3] * p[j][3],
+                CONFIG_T::d_drop(nb + i, nb + j));
             const bool both = valid[nb + i] && valid[nb + j];
             d[nb + i][nb + j] = d[nb + j][nb + i] = both ? dij : typename CONFIG_T::d_t(0);
         }

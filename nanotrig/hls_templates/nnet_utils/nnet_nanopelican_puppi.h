@@ -41,8 +41,10 @@ void nanopelican_puppi_invariants(const pt_T pt[CONFIG_T::n_const], const eta_T 
         for (unsigned k = 0; k < CONFIG_T::n_const; k++) {
             #pragma HLS UNROLL
             const typename CONFIG_T::eta_t e = eta[k]; // saturating table index
-            const typename CONFIG_T::d_t plus = pt[k] * CONFIG_T::exp_minus(e);  // b+ = (1, 0, 0, +1)
-            const typename CONFIG_T::d_t minus = pt[k] * CONFIG_T::exp_plus(e);  // b- = (1, 0, 0, -1)
+            const typename CONFIG_T::d_t plus = wrap_top<typename CONFIG_T::d_t>(
+                pt[k] * CONFIG_T::exp_minus(e), CONFIG_T::d_drop(0, nb + k)); // b+ = (1, 0, 0, +1)
+            const typename CONFIG_T::d_t minus = wrap_top<typename CONFIG_T::d_t>(
+                pt[k] * CONFIG_T::exp_plus(e), CONFIG_T::d_drop(1, nb + k)); // b- = (1, 0, 0, -1)
             d[0][nb + k] = d[nb + k][0] = plus;
             d[1][nb + k] = d[nb + k][1] = minus;
         }
@@ -63,7 +65,8 @@ void nanopelican_puppi_invariants(const pt_T pt[CONFIG_T::n_const], const eta_T 
             const typename CONFIG_T::dphi_t dphi = dp;
             const typename CONFIG_T::angle_t angle = CONFIG_T::cosh_m1(deta) + CONFIG_T::one_m_cos(dphi);
             const typename CONFIG_T::pt_pair_t pp = pt[i] * pt[j];
-            const typename CONFIG_T::d_t dij = pp * angle;
+            const typename CONFIG_T::d_t dij =
+                wrap_top<typename CONFIG_T::d_t>(pp * angle, CONFIG_T::d_drop(nb + i, nb + j));
             d[nb + i][nb + j] = d[nb + j][nb + i] = dij;
         }
     }

@@ -30,9 +30,9 @@ void nanopelican_channel(const unsigned h, const unsigned m,
     #pragma HLS BIND_OP variable=y op=mul impl=fabric
     for (unsigned i = 0; i < P; i++) {
         #pragma HLS UNROLL
-        u[i] = CONFIG_T::pair_row(h, m) * r[i] + c;
-        v[i] = CONFIG_T::pair_col(h, m) * r[i];
-        y[i] = CONFIG_T::diag_r(h, m) * r[i] + e;
+        u[i] = wrap_top<typename CONFIG_T::u_t>(CONFIG_T::pair_row(h, m) * r[i] + c, CONFIG_T::u_drop(h, i));
+        v[i] = wrap_top<typename CONFIG_T::v_t>(CONFIG_T::pair_col(h, m) * r[i], CONFIG_T::v_drop(h, i));
+        y[i] = wrap_top<typename CONFIG_T::y_t>(CONFIG_T::diag_r(h, m) * r[i] + e, CONFIG_T::y_drop(h, i));
     }
 
     // E + F: per ordered pair i != j, z = +-d_ij + u_i + v_j; ReLU; masked by the valid bits;
@@ -49,6 +49,7 @@ void nanopelican_channel(const unsigned h, const unsigned m,
                 z = d[i][j] + u[i] + v[j];
             else
                 z = u[i] + v[j] - d[i][j];
+            z = wrap_top<typename CONFIG_T::z_t>(z, CONFIG_T::z_drop(h, i, j));
             if (valid[i] && valid[j] && z > 0)
                 pair_sum += z;
         }
