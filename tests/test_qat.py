@@ -298,10 +298,10 @@ def test_shipped_c2_qat_is_the_qat_models_forward_pass() -> None:
     if "c2-qat" not in shipped_models():
         pytest.skip("c2-qat not shipped")
     model = resolve_model("c2-qat")
-    spec = default_spec(model)
-    assert spec.precision_dict() == trained_spec(model).precision_dict()
+    spec = default_spec(model)  # the learned types, with per-index integer bits
+    assert spec.precision_dict() == trained_spec(model).precision_dict() and spec.index_bits
     pmu, labels = _sample()
-    layer = _layer(model, spec)
+    layer = _layer(model, spec.uniform())  # the HGQ2 model has one type per stage
     emu = Emulator(model, spec).run(pmu)
     assert np.array_equal(_scores(layer, pmu), emu.scores)
     internal = {s: n for s, n in emu.overflows.items() if n and s != "result"}

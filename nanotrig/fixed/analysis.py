@@ -364,17 +364,32 @@ def trained_spec(model: CanonicalModel) -> FixedPointSpec | None:
 
 
 def default_spec(model: CanonicalModel, opts: DeriveOptions | None = None) -> FixedPointSpec:
-    """The model's default spec: the types it was trained for (``trained_spec``) unless options
-    other than the defaults of that input mode are asked for; otherwise range analysis on the
-    shipped sample (deterministic, memoised)."""
+    """The model's default spec: the types it was trained for (``trained_spec``, with per-index
+    integer bits from the shipped sample unless ``opts.index_bits`` is off) unless other options
+    than the defaults of that input mode are asked for; otherwise range analysis on the shipped
+    sample (deterministic, memoised)."""
     learned = trained_spec(model)
-    # (per-index bits on or off: a learned spec has one type per stage either way)
+    model_json = json.dumps(model.to_dict(), sort_keys=True)
     if learned is not None and (
         opts is None or replace(opts, index_bits=True) == DeriveOptions(inputs=learned.inputs)
     ):
-        return learned
-    model_json = json.dumps(model.to_dict(), sort_keys=True)
-    spec = _default_spec_cached(model_json, opts or DeriveOptions())
+        if opts is not None and not opts.index_bits:
+            return learned
+        spec = _learned_spec_cached(model_json)
+    else:
+        spec = _default_spec_cached(model_json, opts or DeriveOptions())
     return FixedPointSpec(
         dict(spec.types), dict(spec.provenance), spec.inputs, dict(spec.implementation), dict(spec.index_bits)
+    )
+
+
+@lru_cache(maxsize=16)
+def _learned_spec_cached(model_json: str) -> FixedPointSpec:
+    """A learned spec with per-index integer bits at its own LSBs (the margin of range analysis)."""
+    model = CanonicalModel.from_dict(json.loads(model_json))
+    learned = trained_spec(model)
+    assert learned is not None
+    bits = index_bits_of(model, learned, _sample_pmu(model.n_constituents), DeriveOptions().margin_bits)
+    return FixedPointSpec(
+        dict(learned.types), dict(learned.provenance), learned.inputs, dict(learned.implementation), bits
     )
