@@ -329,13 +329,35 @@ def jet_sum(ops: Any, r: Any) -> Any:
     return ops.cast(ops.sum(r, axis=1), "T")
 
 
-def pair_terms(ops: Any, coef: Any, h: int, r: Any, t: Any, valid: Any, at: Any = None) -> tuple[Any, Any]:
+# the coefficients that multiply r_i in the per-particle terms (u, v, y), per channel
+PARTICLE_FACTORS = ("pair_row", "pair_col", "diag_r")
+
+
+def particle_multiples(ops: Any, coef: Any, n_hidden: int, r: Any) -> dict[tuple[str, int], Any]:
+    """Every ``PARTICLE_FACTORS`` coefficient times r, all channels at once: one value times 3 C
+    factors. Exact in every backend; a backend with ``multiples(x, factors)`` builds them
+    together (the RTL trace: shift-adds shared between the factors, da4ml's constant solver)."""
+    keys = [(name, h) for h in range(n_hidden) for name in PARTICLE_FACTORS]
+    factors = [coef(name, h) for name, h in keys]
+    shared = getattr(ops, "multiples", None)
+    products = shared(r, factors) if shared is not None else [f[:, None] * r for f in factors]
+    return dict(zip(keys, products, strict=True))
+
+
+def _times_r(coef: Any, name: str, h: int, r: Any, products: dict | None) -> Any:
+    return products[(name, h)] if products is not None else coef(name, h)[:, None] * r
+
+
+def pair_terms(
+    ops: Any, coef: Any, h: int, r: Any, t: Any, valid: Any, at: Any = None, products: dict | None = None
+) -> tuple[Any, Any]:
     """Per particle (constant multipliers or ROM x r): u_hi (carries the jet-level bias) and v_hi.
-    ``at``: the particle indices of r's entries (per-index bits), channel h prepended."""
+    ``at``: the particle indices of r's entries (per-index bits), channel h prepended;
+    ``products``: the coefficients times r (``particle_multiples``), else computed here."""
     c = ops.cast(coef("pair_T", h) * t + coef("pair_const", h), "pair_bias")
     at_h = None if at is None else (h, *at)
-    u = ops.cast(coef("pair_row", h)[:, None] * r + c[:, None], "u", valid, at_h)
-    v = ops.cast(coef("pair_col", h)[:, None] * r, "v", valid, at_h)
+    u = ops.cast(_times_r(coef, "pair_row", h, r, products) + c[:, None], "u", valid, at_h)
+    v = ops.cast(_times_r(coef, "pair_col", h, r, products), "v", valid, at_h)
     return u, v
 
 
@@ -349,10 +371,13 @@ def pair_relu(ops: Any, sd: Any, uv: Any, keep: Any, at: Any = None) -> Any:
     return ops.mask(ops.relu(z), keep)
 
 
-def diag_terms(ops: Any, coef: Any, h: int, r: Any, t: Any, valid: Any, at: Any = None) -> Any:
+def diag_terms(
+    ops: Any, coef: Any, h: int, r: Any, t: Any, valid: Any, at: Any = None, products: dict | None = None
+) -> Any:
     """y_hi = cast_y(diag_r_h r_i + e_h), e_h = cast(diag_T_h T + diag_const_h)."""
     e = ops.cast(coef("diag_T", h) * t + coef("diag_const", h), "diag_bias")
-    return ops.cast(coef("diag_r", h)[:, None] * r + e[:, None], "y", valid, None if at is None else (h, *at))
+    at_h = None if at is None else (h, *at)
+    return ops.cast(_times_r(coef, "diag_r", h, r, products) + e[:, None], "y", valid, at_h)
 
 
 def diag_sum(ops: Any, y: Any, valid: Any) -> Any:
@@ -394,13 +419,14 @@ def run_kernel(
         return ops.coef(name, h, m)
 
     w = coef("out_const")
+    products = particle_multiples(ops, coef, len(signs), r)
     for h, sign in enumerate(signs):
         # E: per-particle terms, then adds only per ordered pair
-        u, v = pair_terms(ops, coef, h, r, t, valid, every)
+        u, v = pair_terms(ops, coef, h, r, t, valid, every, products)
         sd = d if sign > 0 else -d
         ij = (h, np.arange(n_part)[:, None], np.arange(n_part)[None, :])
         relu_z = pair_relu(ops, sd, u[:, :, None] + v[:, None, :], pair_valid, ij)
-        y = diag_terms(ops, coef, h, r, t, valid, every)
+        y = diag_terms(ops, coef, h, r, t, valid, every, products)
         # F: adder trees
         a_sum = ops.cast(ops.sum(relu_z, axis=(1, 2)), "A")
         d_sum = diag_sum(ops, y, valid)

@@ -229,9 +229,10 @@ def trace_middle(
     t = kernel.jet_sum(ops, r)
     nb = 2 if model.beams else 0
     outs: list[tuple[Label, Any]] = []
+    products = kernel.particle_multiples(ops, coef, len(model.channels), r)
     for h, ch in enumerate(model.channels):
-        u, v = kernel.pair_terms(ops, coef, h, r, t, valid)
-        y = kernel.diag_terms(ops, coef, h, r, t, valid)
+        u, v = kernel.pair_terms(ops, coef, h, r, t, valid, products=products)
+        y = kernel.diag_terms(ops, coef, h, r, t, valid, products=products)
         outs.append((("D", h), kernel.diag_sum(ops, y, valid)[0]))
         for c in range(n):
             outs += [(("u", h, c), u[0, nb + c]), (("v", h, c), v[0, nb + c])]

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from da4ml.cmvm import solve
 from da4ml.trace import FixedVariable, HWConfig, comb_trace
 from da4ml.trace.ops import reduce
 from da4ml.types import CombLogic
@@ -241,6 +242,34 @@ class TraceOps:
             return _objects(shape, Lin(const=int(table[0]) * t.lsb))
         values = table.astype(np.float64) * t.lsb
         return _objects(shape, Lin([self._m_tree().lookup(values)]))
+
+    def multiples(self, x: np.ndarray, factors: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """Each value of x times every constant factor, the factors' shift-adds shared (da4ml's
+        constant matrix solver on the 1 x K kernel of each value); exact like the separate
+        products it replaces. Factors that are ROM reads (N^alpha models) multiply one by one."""
+        consts = [Lin.of(f.reshape(-1)[0]) for f in factors]
+        if not all(c.is_const for c in consts) or any(np.float32(c.const) != c.const for c in consts):
+            return [f[:, None] * x for f in factors]
+        live = [k for k, c in enumerate(consts) if c.const != 0.0]
+        kernel = np.array([[consts[k].const for k in live]], dtype=np.float32)
+        out = [_objects(x.shape, Lin()) for _ in factors]
+        for idx in np.ndindex(x.shape):
+            v = Lin.of(x[idx])
+            if v.is_const or not live:
+                for k, c in enumerate(consts):
+                    out[k][idx] = v * c.const
+                continue
+            var = v.value()
+            sol = solve(
+                kernel,
+                qintervals=[(float(var.low), float(var.high), float(var.step))],
+                latencies=[float(var.latency)],
+                adder_size=HW.adder_size,
+                carry_size=HW.carry_size,
+            )
+            for k, res in zip(live, sol(np.array([var])), strict=True):
+                out[k][idx] = Lin.of(res)
+        return out
 
     def greater(self, x: np.ndarray, c: float) -> np.ndarray:
         return _each(lambda v: (Lin.of(v) - c).value().is_positive(), x)
