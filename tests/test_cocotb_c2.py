@@ -11,7 +11,7 @@ import pytest
 
 from nanotrig.data import read_jets, sample_path
 from nanotrig.errors import NanotrigError
-from nanotrig.fixed import default_spec
+from nanotrig.fixed import Emulator, default_spec
 from nanotrig.fixed.testjets import edge_case_jets, random_jets
 from nanotrig.models import resolve_model
 from nanotrig.rtl.build import build_rtl
@@ -35,6 +35,8 @@ def c2(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
             read_jets(sample_path(), n_constituents=n, stop=N_SAMPLE).pmu,
             edge_case_jets(n, tin)[:, :n],
             random_jets(150, n, tin, seed=7)[:, :n],
+            # hard constituents in the soft slots: their per-index types overflow and wrap
+            read_jets(sample_path(), n_constituents=n, stop=100).pmu[:, ::-1],
         ]
     )
     return model, spec, build, jets
@@ -58,3 +60,5 @@ def test_c2_rtl_equals_emulator_on_2000_jets(sim: str, c2, tmp_path: Path) -> No
     assert r["latency_errors"] == 0 and r["unexpected"] == 0 and r["missing"] == 0
     assert r["latency_cycles"] == build.latency_cycles
     assert r["jets"] + r["flushed_by_reset"] == len(jets) and r["jets"] >= 2000
+    narrow = Emulator(model, spec).run(jets[-100:])
+    assert sum(narrow.overflows[s] for s in spec.index_bits) > 0  # the wraps were exercised

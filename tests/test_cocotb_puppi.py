@@ -28,7 +28,12 @@ def _candidates(spec, n: int, n_sample: int, n_random: int) -> np.ndarray:  # no
     types = tuple(t for _, t in spec.input_fields)
     sample = pt_eta_phi(read_jets(sample_path(), n_constituents=n, stop=n_sample).pmu)
     return np.concatenate(
-        [sample, puppi_edge_jets(n, types)[:, :n], random_puppi_jets(n_random, n, types, seed=9)[:, :n]]
+        [
+            sample,
+            puppi_edge_jets(n, types)[:, :n],
+            random_puppi_jets(n_random, n, types, seed=9)[:, :n],
+            sample[:100, ::-1],  # hard candidates in the soft slots: per-index types wrap
+        ]
     )
 
 
