@@ -95,6 +95,15 @@ def test_bad_index_bits_name_the_stage_and_value(c2, index, message) -> None:  #
     assert "p.yaml" in str(exc.value)
 
 
+def test_index_bits_of_another_model_are_refused(c2) -> None:  # noqa: ANN001
+    model, spec, _ = c2
+    small = random_canonical(2, 6, seed=1)
+    with pytest.raises(PrecisionError, match=r"shape \(22, 22\), the model needs \(8, 8\)"):
+        Emulator(small, spec)
+    with pytest.raises(PrecisionError, match="the model needs"):
+        trace_kernel(small, spec)
+
+
 def test_index_bits_need_a_wrapping_type(c2) -> None:  # noqa: ANN001
     _, spec, _ = c2
     sat = dict(spec.types)

@@ -55,6 +55,7 @@ class Emulator:
     def __init__(self, model: CanonicalModel, spec: FixedPointSpec) -> None:
         self.model = model
         self.spec = spec
+        spec.check_index_shapes(model.n_particles, len(model.channels))
         self.coefs = hardware_coefficients(model, spec.types)
         self.tables = quantize_tables(tables_for(spec.inputs), spec.types)
         self.signs = [ch.sign for ch in model.channels]

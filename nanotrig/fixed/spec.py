@@ -189,6 +189,18 @@ class FixedPointSpec:
         """The same spec without per-index integer bits (every element its stage's type)."""
         return FixedPointSpec(dict(self.types), dict(self.provenance), self.inputs, dict(self.implementation))
 
+    def check_index_shapes(self, n_particles: int, n_hidden: int) -> None:
+        """Per-index tables must match the model they are used with (particles incl. beams)."""
+        from nanotrig.fixed.kernel import index_shape
+
+        for stage, bits in self.index_bits.items():
+            want = index_shape(stage, n_particles, n_hidden)
+            if bits.shape != want:
+                axes = " x ".join(INDEX_AXES[stage])
+                raise PrecisionError(
+                    f"IndexBits of stage {stage!r}: shape {bits.shape}, the model needs {want} ({axes})"
+                )
+
     def for_reuse(self, reuse_factor: int) -> FixedPointSpec:
         """The spec a datapath of II = ``reuse_factor`` computes: uniform types when it is > 1 (a
         pair unit that serves R pairs in turn has one width per stage), else this one."""

@@ -160,6 +160,7 @@ def config_struct(
     if spec["result"].width > MAX_RESULT_WIDTH:
         raise ValueError(f"stage 'result': {spec['result']} wider than {MAX_RESULT_WIDTH} bits")
     n, p = model.n_constituents, model.n_particles
+    spec.check_index_shapes(p, model.n_hidden)
     coefs = hardware_coefficients(model, spec.types)
     acc = accumulator_types(model, spec)
     d_t = spec["d"]

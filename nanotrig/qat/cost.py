@@ -12,7 +12,8 @@ as one add), and for a constant multiplier (shift-and-add) its operand width tim
 of the coefficient's bits (the density of nonzero digits in canonical signed-digit form). It is
 written with Keras ops on plain numbers or tensors, so the same function gives a differentiable
 tensor of the quantizers' bits in training and a number for a FixedPointSpec (``spec_cost``); on
-c2's range-analysed spec it gives 73.3 k against Yosys' 66,495 LUT (docs/qat.md).
+c2's range-analysed spec it gives 73.3 k against Yosys' 66,495 LUT for that spec with one type per
+stage (docs/qat.md; per-index integer bits are not in this cost).
 """
 
 from __future__ import annotations

@@ -362,6 +362,7 @@ def input_groups(spec: FixedPointSpec, n_constituents: int) -> list[tuple[str, i
 
 def trace_kernel(model: CanonicalModel, spec: FixedPointSpec) -> TracedKernel:
     """The combinational graph of one jet: inputs in port order, output the ``result`` word."""
+    spec.check_index_shapes(model.n_particles, len(model.channels))
     coefs = hardware_coefficients(model, spec.types)
     tables = quantize_tables(tables_for(spec.inputs), spec.types)
     ops = TraceOps(spec.types, coefs, tables, spec.index_bits)
