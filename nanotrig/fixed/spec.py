@@ -30,6 +30,7 @@ from nanotrig.fixed.kernel import (
     INDEXED_STAGES,
     INPUT_FIELDS,
     check_mode,
+    index_shape,
     stages,
 )
 from nanotrig.fixed.types import FixedType, PrecisionError
@@ -191,8 +192,6 @@ class FixedPointSpec:
 
     def check_index_shapes(self, n_particles: int, n_hidden: int) -> None:
         """Per-index tables must match the model they are used with (particles incl. beams)."""
-        from nanotrig.fixed.kernel import index_shape
-
         for stage, bits in self.index_bits.items():
             want = index_shape(stage, n_particles, n_hidden)
             if bits.shape != want:
@@ -205,13 +204,6 @@ class FixedPointSpec:
         """The spec a datapath of II = ``reuse_factor`` computes: uniform types when it is > 1 (a
         pair unit that serves R pairs in turn has one width per stage), else this one."""
         return self.uniform() if reuse_factor > 1 and self.index_bits else self
-
-    def element_type(self, stage: str, index: tuple[int, ...]) -> FixedType:
-        """The type of one element of a stage (its per-index integer bits, if any)."""
-        t = self.types[stage]
-        if stage not in self.index_bits:
-            return t
-        return t.with_integer(int(self.index_bits[stage][index]))
 
     def save(self, path: str | Path) -> Path:
         path = Path(path)
