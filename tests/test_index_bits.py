@@ -131,3 +131,10 @@ def test_the_commands_flags_choose_uniform_types() -> None:
         spec = spec_from_args(model, args)
         assert (not spec.index_bits) == uniform, flags
         assert spec.precision_dict() == default_spec(model).precision_dict()
+
+
+def test_cached_rtl_is_not_reused_across_per_index_bits(c2) -> None:  # noqa: ANN001
+    from nanotrig.rtl.build import build_key
+
+    model, spec, _ = c2
+    assert build_key(model, spec, 200.0, False) != build_key(model, spec.uniform(), 200.0, False)

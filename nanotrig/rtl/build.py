@@ -36,8 +36,8 @@ from nanotrig.rtl.timing import MULT_UNITS, plan_stages, units_for_clock
 from nanotrig.rtl.trace import trace_kernel
 from nanotrig.rtl.wrapper import InputGroup, PortSpec, WordType
 
-GENERATOR_VERSION = 8  # bump when the generated RTL changes for the same inputs
-FOLD_GENERATOR_VERSION = 4  # the same for the II = R datapath (nanotrig.rtl.folded_verilog)
+GENERATOR_VERSION = 9  # bump when the generated RTL changes for the same inputs (9: shared multiples of r)
+FOLD_GENERATOR_VERSION = 5  # the same for the II = R datapath (nanotrig.rtl.folded_verilog)
 TOP = "nanopelican"
 CORE = "nanopelican_core"
 
@@ -155,6 +155,8 @@ def build_key(
         # (e.g. the truncation offsets) must not reuse RTL built with the old ones
         "coefficients": {k: v.tolist() for k, v in sorted(hardware_coefficients(model, spec.types).items())},
     }
+    if spec.index_bits:  # per-index integer bits change the RTL, not the type strings
+        what["index_bits"] = {k: v.tolist() for k, v in sorted(spec.index_bits.items())}
     if reuse_factor != 1:  # II = 1 keys stay what they were
         what.update(reuse_factor=reuse_factor, fold_generator=FOLD_GENERATOR_VERSION)
     blob = json.dumps(what, sort_keys=True)

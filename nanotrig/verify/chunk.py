@@ -50,7 +50,7 @@ def _rtl_check(rtl: dict[str, Any], model: Any, spec: Any, pmu: np.ndarray) -> d
 def verify_chunk(
     index: int,
     model: dict[str, Any],
-    precision: dict[str, str],
+    spec_dict: dict[str, Any],
     csim_library: str,
     source: dict[str, Any],
     offset: int,
@@ -66,7 +66,7 @@ def verify_chunk(
 
     t0 = time.perf_counter()
     canon = CanonicalModel.from_dict(model)
-    spec = FixedPointSpec.from_dict({"Precision": precision})
+    spec = FixedPointSpec.from_dict(spec_dict, source="verify task")
     pmu, cut_on_reading = chunk_jets(source, canon.n_constituents, spec["input"])
     t1 = time.perf_counter()
     emu = Emulator(canon, spec).run(pmu)

@@ -90,14 +90,17 @@ def _rtl(req: VerifyRequest, log: Callable[[str], None]) -> dict[str, Any] | Non
 
 def plan_tasks(req: VerifyRequest, csim_library: str, rtl: dict[str, Any] | None) -> list[Task]:
     sources = _sources(req)
-    model, precision = req.model.to_dict(), req.spec.precision_dict()
+    # the whole spec but its provenance (types, input mode, ROMs, per-index bits): what a worker
+    # rebuilds, and part of each chunk's identity
+    spec = {k: v for k, v in req.spec.to_dict().items() if k != "provenance"}
+    model = req.model.to_dict()
     tasks, offset = [], 0
     for k, src in enumerate(sources):
         n = src["n"] if src["kind"] == "random" else src["stop"] - src["start"]
         kwargs = {
             "index": k,
             "model": model,
-            "precision": precision,
+            "spec_dict": spec,
             "csim_library": csim_library,
             "source": src,
             "offset": offset,
@@ -105,7 +108,7 @@ def plan_tasks(req: VerifyRequest, csim_library: str, rtl: dict[str, Any] | None
         }
         identity = {
             "model": model,
-            "precision": precision,
+            "spec": spec,
             "csim": Path(csim_library).name,  # named after the hash of its sources and flags
             "source": src,
             "offset": offset,
