@@ -76,7 +76,7 @@ from nanotrig.fixed.kernel import (
 )
 from nanotrig.fixed.ops import RangeOps
 from nanotrig.fixed.quantize import quantize_jets
-from nanotrig.fixed.spec import FixedPointSpec
+from nanotrig.fixed.spec import FixedPointSpec, with_default_stages
 from nanotrig.fixed.tables import table_max, value_type
 from nanotrig.fixed.types import FixedType, PrecisionError, fitting_type
 
@@ -222,7 +222,7 @@ def derive_spec(
     if len(pmu) == 0:
         raise NanotrigError("range analysis needs at least one jet")
     ranges = stage_ranges(model, pmu, opts, ptetaphi)
-    types: dict[str, FixedType] = input_types(opts)
+    types: dict[str, FixedType] = with_default_stages(input_types(opts), opts.inputs)
     if opts.inputs == "puppi":
         types.update(front_end_types(ranges, types, opts))
     types.update(coefficient_types(model, weight_bits_for(model.n_constituents, opts)))

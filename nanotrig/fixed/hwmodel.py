@@ -93,11 +93,12 @@ def _truncation_mean(types: dict[str, FixedType], stage: str, source_lsb: float)
 
 def _d_source_lsbs(types: dict[str, FixedType]) -> tuple[float, float]:
     """Grids of d before its cast, for constituent pairs and for beam-constituent pairs:
-    products of input words and E -+ pz (Cartesian), or pT pair x angle table and pT x beam
+    the cast products of input words and E -+ pz (Cartesian), or pT pair x angle table and pT x beam
     table (PUPPI)."""
     if "pt_pair" in types:
         return types["pt_pair"].lsb * types["pair_table"].lsb, types["input_pt"].lsb * types["beam_table"].lsb
-    return types["input"].lsb ** 2, types["input"].lsb
+    exact = types["input"].lsb ** 2  # a spec without d_product takes the exact products
+    return max(types["d_product"].lsb, exact) if "d_product" in types else exact, types["input"].lsb
 
 
 def _over_m(table: np.ndarray, values: np.ndarray) -> np.ndarray:
@@ -128,6 +129,8 @@ def truncation_offsets(
     m_c = mult - n_b  # constituents
     src_pair, src_beam = _d_source_lsbs(types)
     e_pair = _truncation_mean(types, "d", src_pair)
+    if "d_product" in types:  # d = P(E E) - P(px px) - P(py py) - P(pz pz): one lowered, three raised
+        e_pair -= 2.0 * _truncation_mean(types, "d_product", types["input"].lsb ** 2)
     e_beam = _truncation_mean(types, "d", src_beam)
     # ordered valid pairs i != j and the sum of their d errors (the beam-beam d is a constant)
     pairs = np.maximum(mult * (mult - 1.0), 1.0)

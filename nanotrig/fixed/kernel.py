@@ -14,7 +14,10 @@ Two input front-ends (``INPUT_MODES``) produce the pair invariants d; everything
 
   A/C cartesian  p_k = (E, px, py, pz) words of type ``input``; valid_k = E_k > 0;
                  m = popcount(valid); a pair with an absent constituent has d = 0 (masked after the cast)
-                 constituent pairs i < j: d_ij = cast_d(E_i E_j - px_i px_j - py_i py_j - pz_i pz_j)
+                 pairs i < j: d_ij = cast_d(P(E_i E_j) - P(px_i px_j) - P(py_i py_j) - P(pz_i pz_j))
+                 with P = cast_d_product, each DSP product cast before the sum (a bit selection:
+                 truncating a product to a coarser LSB narrows the adds after it; range analysis
+                 makes it the exact product, so it changes nothing unless a spec coarsens it)
                  beam pairs (adds only):  d_+k = cast_d(E_k - pz_k),  d_-k = cast_d(E_k + pz_k)
   A/C puppi      (pT, eta, phi) words of types ``input_pt``, ``input_eta``, ``input_phi``; eta and
                  phi count steps of pi/720 (CMS Phase-2 PUPPI); valid_k = pT_k > 0 (pT = 0 makes
@@ -73,7 +76,7 @@ FRONT_END_TYPES = {
     "cartesian": ("input",),
     "puppi": ("input_pt", "input_eta", "input_phi", "pair_table", "beam_table"),
 }
-FRONT_END_CASTS = {"cartesian": (), "puppi": ("deta", "dphi", "eta", "pt_pair")}
+FRONT_END_CASTS = {"cartesian": ("d_product",), "puppi": ("deta", "dphi", "eta", "pt_pair")}
 SHARED_CASTS = ("d", "r", "T", "pair_bias", "u", "v", "z", "A", "diag_bias", "y", "D", "result")
 COEF_NAMES = (
     "pair_row",
@@ -166,12 +169,17 @@ def valid_bits(ops: Any, fields: Sequence[Any]) -> Any:
 def cartesian_pairs(ops: Any, first: Sequence[Any], second: Sequence[Any], both: Any, at: Any = None) -> Any:
     """d of constituent pairs from the (E, px, py, pz) words of their two constituents.
 
-    The products take the words as they come; a pair with an absent constituent is zeroed after
+    The products take the words as they come, each cast to ``d_product`` (its LSB: how many of
+    the product's low bits the adds after it take); a pair with an absent constituent is zeroed after
     the cast (a mask on d, not on the four words before the DSPs: same integers, and the DSPs'
     inputs need no logic in front of them)."""
     e1, px1, py1, pz1 = first
     e2, px2, py2, pz2 = second
-    dot = e1 * e2 - px1 * px2 - py1 * py2 - pz1 * pz2
+
+    def product(a: Any, b: Any) -> Any:
+        return ops.cast(a * b, "d_product", both)
+
+    dot = product(e1, e2) - product(px1, px2) - product(py1, py2) - product(pz1, pz2)
     return ops.mask(ops.cast(dot, "d", both, at), both)
 
 

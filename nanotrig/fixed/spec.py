@@ -4,13 +4,15 @@ Written and read like an hls4ml precision dict, flat ``{stage: 'ap_fixed<W,I>'}`
 under ``Precision``; a YAML file holds the same dict; a stage may also be given as a QKeras
 quantizer string (``quantized_bits(12,4)``, mapped as ``nanotrig.qat.qkeras`` says). Stage
 names are those of ``nanotrig.fixed.kernel.stages(mode)`` for the spec's input mode (``Inputs``:
-``cartesian`` or ``puppi``) plus ``w_<coefficient>`` for the quantised weights. ``Implementation``
-says how the front-end ROMs are built (``lut``: logic, ``bram``: block RAM); it changes resources,
-never values. ``IndexBits`` gives stages of ``kernel.INDEXED_STAGES`` per-element integer bits
-(nested lists shaped by ``kernel.index_shape``): element e of stage s is ``ap_fixed<W - I + I_e,
-I_e>`` with s's LSB and modes, I_e <= I. Only wrapping signed stages take them (a wrap to fewer
-bits is a bit selection: the hardware builds only the bits kept); a stage given a new type by an
-override loses its per-index bits (its type is then the user's, for every element).
+``cartesian`` or ``puppi``) plus ``w_<coefficient>`` for the quantised weights; ``d_product`` (the
+Cartesian pair's four products before their sum) may be left out: it is then the exact product.
+``Implementation`` says how the front-end ROMs are built (``lut``: logic, ``bram``: block RAM); it
+changes resources, never values. ``IndexBits`` gives stages of ``kernel.INDEXED_STAGES``
+per-element integer bits (nested lists shaped by ``kernel.index_shape``): element e of stage s is
+``ap_fixed<W - I + I_e, I_e>`` with s's LSB and modes, I_e <= I. Only wrapping signed stages take
+them (a wrap to fewer bits is a bit selection: the hardware builds only the bits kept); a stage
+given a new type by an override loses its per-index bits (its type is then the user's, for every
+element).
 """
 
 from __future__ import annotations
@@ -68,6 +70,23 @@ def parse_precision(text: object, where: str) -> FixedType:
     return FixedType.parse(str(text), where=where)
 
 
+# stages a spec may leave out, filled in at a default that changes no value (``with_default_stages``)
+OPTIONAL_STAGES = {"cartesian": ("d_product",), "puppi": ()}
+
+
+def exact_product_type(word: FixedType) -> FixedType:
+    """The type of a product of two input words with every bit (the default of ``d_product``)."""
+    return FixedType(min(2 * word.width, 60), 2 * word.integer, True, "AP_TRN", "AP_WRAP")
+
+
+def with_default_stages(types: dict[str, FixedType], mode: str) -> dict[str, FixedType]:
+    """``types`` with the stages a spec may leave out filled in at their no-op default: the
+    Cartesian ``d_product`` (added after specs were first written) is the exact product."""
+    if mode == "cartesian" and "d_product" not in types and "input" in types:
+        return {**types, "d_product": exact_product_type(types["input"])}
+    return types
+
+
 def spec_keys(mode: str = "cartesian") -> tuple[str, ...]:
     """Every precision key of an input mode."""
     return stages(mode) + COEF_KEYS
@@ -85,6 +104,7 @@ class FixedPointSpec:
 
     def __post_init__(self) -> None:
         check_mode(self.inputs)
+        self.types = with_default_stages(self.types, self.inputs)
         missing = [k for k in self.keys if k not in self.types]
         if missing:
             raise PrecisionError(f"precision spec ({self.inputs} inputs) lacks stages {', '.join(missing)}")
@@ -103,6 +123,14 @@ class FixedPointSpec:
                 raise PrecisionError(f"stage 'input': {t} must be signed (px, py, pz are signed)")
             if t.width > MAX_INPUT_WIDTH:
                 raise PrecisionError(f"stage 'input': {t} is wider than {MAX_INPUT_WIDTH} bits")
+            # the four products' sum wraps at d's top: a product may wrap there too, or hold all of it
+            p = self.types["d_product"]
+            need = min(self.types["d"].integer, exact_product_type(t).integer)
+            if not p.signed or p.overflow != "AP_WRAP" or p.integer < need:
+                raise PrecisionError(
+                    f"stage 'd_product': {p} must be signed and wrapping with at least {need} integer "
+                    "bits (d's, or the exact product's if fewer: the sum of the products wraps at d's top)"
+                )
         else:
             self._check_puppi()
 
@@ -230,6 +258,13 @@ class FixedPointSpec:
         if not isinstance(prec, dict):
             raise PrecisionError(f"{where}: field 'Precision' must be a mapping of stage to type")
         types = dict(self.types)
+        if (
+            self.inputs == "cartesian"
+            and "input" in prec
+            and "d_product" not in prec
+            and types["d_product"] == exact_product_type(types["input"])
+        ):
+            del types["d_product"]  # the exact product of the new input words (with_default_stages)
         for stage, text in prec.items():
             if stage not in self.keys:
                 raise PrecisionError(
@@ -272,6 +307,8 @@ class FixedPointSpec:
         mode = str(d.get("Inputs", "cartesian")) if "Precision" in d else "cartesian"
         types = {}
         for stage in spec_keys(check_mode(mode)):
+            if stage not in prec and stage in OPTIONAL_STAGES[mode]:
+                continue  # filled in at its default (``with_default_stages``)
             if stage not in prec:
                 raise PrecisionError(f"{source}: stage {stage!r} missing")
             types[stage] = parse_precision(prec[stage], where=f"{source}: stage {stage!r}")

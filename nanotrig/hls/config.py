@@ -179,6 +179,8 @@ def config_struct(
     ]
     for stage in STAGE_TYPEDEFS:
         lines.append(f"    typedef {spec[stage]} {stage}_t;")
+    if spec.inputs == "cartesian":
+        lines.append(f"    typedef {spec['d_product']} d_product_t; // each product before d's sum")
     if spec.inputs == "puppi":
         lines += _puppi_lines(spec)
     for stage, text in acc.items():

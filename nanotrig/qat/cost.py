@@ -12,8 +12,9 @@ as one add), and for a constant multiplier (shift-and-add) its operand width tim
 of the coefficient's bits (the density of nonzero digits in canonical signed-digit form). It is
 written with Keras ops on plain numbers or tensors, so the same function gives a differentiable
 tensor of the quantizers' bits in training and a number for a FixedPointSpec (``spec_cost``); on
-c2's range-analysed spec it gives 73.3 k against Yosys' 66,495 LUT for that spec with one type per
-stage (docs/qat.md; per-index integer bits are not in this cost).
+c2's range-analysed spec it gives 69.9 k against Yosys' 66,495 LUT for that spec with one type per
+stage (73.3 k before d's adds were counted from d's top down to ``d_product``'s LSB; docs/qat.md;
+per-index integer bits are not in this cost).
 """
 
 from __future__ import annotations
@@ -66,7 +67,7 @@ def stage_costs(bits: Bits, n: int, channels: int, beams: bool, mode: str) -> di
 
     costs = {
         # the d cast truncates: d's own width costs in the stages that take d, not here
-        "d": front_end_cost(width, n, beams, mode),
+        "d": front_end_cost(width, n, beams, mode, add),
         # the sums of p - 1 d's per particle (ternary adders, then the cast), and of the p r's
         "r": p * max(p - 2, 1) * add("r", "d"),
         "T": (p - 1) * add("T", "r"),
@@ -84,14 +85,16 @@ def stage_costs(bits: Bits, n: int, channels: int, beams: bool, mode: str) -> di
     return costs
 
 
-def front_end_cost(width: Callable[[str], Any], n: int, beams: bool, mode: str) -> Any:
+def front_end_cost(
+    width: Callable[[str], Any], n: int, beams: bool, mode: str, add: Callable[..., Any]
+) -> Any:
     """The pair invariants' logic before the d cast (the DSP products themselves cost no LUTs)."""
     n_cc = n * (n - 1) // 2
     if mode == "cartesian":
         w_in = width("input")
-        # the four products of a pair summed by a ternary and a binary add, each as wide as a
-        # product less the two bits the four terms' ranges share; E -+ pz for the beams
-        return 2 * n_cc * (2 * w_in - 2) + (2 * n * (w_in + 1) if beams else 0)
+        # the four cast products of a pair summed by a ternary and a binary add, each from d's top
+        # bit (d wraps: no bit above it is built) down to the products' LSB; E -+ pz for the beams
+        return 2 * n_cc * add("d", "d_product") + (2 * n * (w_in + 1) if beams else 0)
     # PUPPI, per pair: |eta_i - eta_j| and its saturating index (3 W), |phi_i - phi_j| with the
     # fold at pi (5 W), F + G; the two products per pair and per beam term are DSPs, their
     # operands (pT words, pT_i pT_j) counted once per use as routing; the ROMs are fixed

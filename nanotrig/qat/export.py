@@ -29,7 +29,7 @@ from nanotrig.errors import NanotrigError
 from nanotrig.fixed.emulator import Emulator
 from nanotrig.fixed.hwmodel import hardware_coefficients
 from nanotrig.fixed.kernel import COEF_NAMES
-from nanotrig.fixed.spec import FixedPointSpec
+from nanotrig.fixed.spec import FixedPointSpec, exact_product_type
 from nanotrig.qat.layer import SCALE_WORD, QNanoPelican, layer_inputs
 
 EXACT_FLOAT_BITS = 53  # float64 computes every integer up to 2**53 exactly
@@ -90,6 +90,11 @@ def finalise(
     trace_integer_bits(layer, calibration, batch_size)
     for inner in wrap_quantizers(layer).values():
         _set_kif(inner, i=_round(inner.i) + margin_bits)
+    if layer.mode == "cartesian":
+        # the products keep every bit above their LSB: they never overflow, and the sum of the
+        # four wraps at d's top whatever they hold (only their LSB is learned)
+        exact = exact_product_type(layer.stage_type("input"))
+        _set_kif(layer.quantizers["d_product"].quantizer, i=exact.integer - 1)
     layer.refresh_offsets()  # the final LSBs' offsets: part of the values the types must hold
     floats = layer.hardware_floats()
     for name in COEF_NAMES:

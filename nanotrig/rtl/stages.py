@@ -22,6 +22,7 @@ GROUPS = {
     "eta": "front-end",
     "tables": "front-end",
     "pt_pair": "d",
+    "d_product": "d",
     "d": "d",
     "r": "r, T",
     "T": "r, T",

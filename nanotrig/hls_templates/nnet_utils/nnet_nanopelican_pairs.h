@@ -62,9 +62,12 @@ void nanopelican_pair_invariants(const input_T p[CONFIG_T::n_const][4], const bo
         #pragma HLS UNROLL
         for (unsigned j = i + 1; j < CONFIG_T::n_const; j++) {
             #pragma HLS UNROLL
-            // exact products and sums (ap_fixed widens), one cast to the pair's type
+            // each product in d_product_t (the low bits the adds take), exact sums (ap_fixed
+            // widens), one cast to the pair's type
+            typedef typename CONFIG_T::d_product_t prod_t;
             const typename CONFIG_T::d_t dij = wrap_top<typename CONFIG_T::d_t>(
-                p[i][0] * p[j][0] - p[i][1] * p[j][1] - p[i][2] * p[j][2] - p[i][3] * p[j][3],
+                prod_t(p[i][0] * p[j][0]) - prod_t(p[i][1] * p[j][1]) - prod_t(p[i][2] * p[j][2]) -
+                    prod_t(p[i][3] * p[j][3]),
                 CONFIG_T::d_drop(nb + i, nb + j));
             const bool both = valid[nb + i] && valid[nb + j];
             d[nb + i][nb + j] = d[nb + j][nb + i] = both ? dij : typename CONFIG_T::d_t(0);

@@ -1,0 +1,91 @@
+"""``d_product``: each of a Cartesian pair's four DSP products cast before their sum.
+
+Its default (range analysis, and any spec written without it) is the exact product, which changes
+no integer; a coarser LSB is a real change of the kernel, and every backend (emulator, RTL trace,
+HLS C-simulation) must then compute the same integers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from nanotrig.canonical import random_canonical
+from nanotrig.fixed import Emulator, default_spec
+from nanotrig.fixed.analysis import derive_spec
+from nanotrig.fixed.spec import FixedPointSpec, exact_product_type
+from nanotrig.fixed.testjets import random_jets
+from nanotrig.fixed.types import PrecisionError
+from nanotrig.hls.csim import build_library
+from nanotrig.hls.project import write_project
+from nanotrig.models import resolve_model
+from nanotrig.qat.cost import spec_cost
+from nanotrig.rtl.trace import trace_kernel
+
+
+@pytest.fixture(scope="module")
+def small():  # noqa: ANN201
+    model = random_canonical(2, 6, seed=5)
+    jets = random_jets(600, 6, default_spec(model)["input"], seed=8)[:, :6]
+    return model, derive_spec(model, jets), jets
+
+
+def coarse(spec: FixedPointSpec) -> FixedPointSpec:
+    """The products truncated to d's own LSB (what c2-qat ships)."""
+    d, p = spec["d"], spec["d_product"]
+    return spec.with_overrides({"d_product": f"ap_fixed<{p.integer + d.frac},{p.integer}>"})
+
+
+def test_the_default_is_the_exact_product_and_older_specs_load_to_it() -> None:
+    spec = default_spec(resolve_model("c2"))
+    assert spec["d_product"] == exact_product_type(spec["input"])
+    written = spec.to_dict()
+    del written["Precision"]["d_product"]  # a precision file from before the stage existed
+    again = FixedPointSpec.from_dict(written, source="old.yaml")
+    assert again.precision_dict() == spec.precision_dict()
+    # new input words: the products stay exact unless the user sets them
+    wider = spec.with_overrides({"input": "ap_fixed<20,13,AP_RND,AP_SAT>"})
+    assert wider["d_product"] == exact_product_type(wider["input"]) != spec["d_product"]
+    kept = spec.with_overrides({"input": "ap_fixed<20,13,AP_RND,AP_SAT>", "d_product": "ap_fixed<30,26>"})
+    assert str(kept["d_product"]) == "ap_fixed<30,26>"
+
+
+def test_coarse_products_change_the_integers_alike_in_every_backend(small, tmp_path) -> None:  # noqa: ANN001
+    model, spec, jets = small
+    cheap = coarse(spec)
+    assert cheap["d_product"].frac < spec["d_product"].frac
+    exact = Emulator(model, spec).run(jets)
+    emu = Emulator(model, cheap).run(jets)
+    assert emu.total_overflows == 0 and exact.total_overflows == 0
+    assert not np.array_equal(emu.raw, exact.raw), "truncated products must change some score"
+    # da4ml's graph of the firmware
+    traced = trace_kernel(model, cheap)
+    words = emu.inputs.words.reshape(len(jets), -1)
+    got = traced.comb.predict(words * cheap["input"].lsb)[:, 0] / cheap["result"].lsb
+    assert np.array_equal(got, emu.raw.astype(np.float64))
+    # the HLS kernel (ap_fixed, g++)
+    project = write_project(model, cheap, tmp_path / "hls", jets)
+    assert "d_product_t" in (project.path / "firmware" / "parameters.h").read_text()
+    lib = build_library(project.path, project.name, project.n_inputs)
+    csim = np.rint(lib.run(emu.inputs.values) * 2.0 ** cheap["result"].frac).astype(np.int64)
+    assert np.array_equal(csim, emu.raw)
+
+
+def test_the_cost_counts_the_adds_down_to_the_products_lsb(small) -> None:  # noqa: ANN001
+    model, spec, _ = small
+    before = spec_cost(spec, model.n_constituents, len(model.channels))
+    after = spec_cost(coarse(spec), model.n_constituents, len(model.channels))
+    n_pairs = model.n_constituents * (model.n_constituents - 1) // 2
+    bits_saved = spec["d_product"].frac - spec["d"].frac
+    assert before["d"] - after["d"] == 2 * n_pairs * bits_saved  # a ternary and a binary add per pair
+    assert {k: v for k, v in before.items() if k not in ("d", "total")} == {
+        k: v for k, v in after.items() if k not in ("d", "total")
+    }
+
+
+@pytest.mark.filterwarnings("ignore:.*expect overflows:RuntimeWarning")
+def test_too_few_integer_bits_are_refused_naming_the_stage(small) -> None:  # noqa: ANN001
+    _, spec, _ = small
+    narrow = f"ap_fixed<{spec['d'].integer + 4},{spec['d'].integer - 1}>"
+    message = r"my.yaml: stage 'd_product': .* at least \d+ integer bits \(d's"
+    with pytest.raises(PrecisionError, match=message):
+        spec.with_overrides({"d_product": narrow}, source="my.yaml")
