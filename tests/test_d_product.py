@@ -19,6 +19,7 @@ from nanotrig.hls.csim import build_library
 from nanotrig.hls.project import write_project
 from nanotrig.models import resolve_model
 from nanotrig.qat.cost import spec_cost
+from nanotrig.rtl.folded import interpret_folded, trace_folded
 from nanotrig.rtl.trace import trace_kernel
 
 
@@ -68,6 +69,11 @@ def test_coarse_products_change_the_integers_alike_in_every_backend(small, tmp_p
     lib = build_library(project.path, project.name, project.n_inputs)
     csim = np.rint(lib.run(emu.inputs.values) * 2.0 ** cheap["result"].frac).astype(np.int64)
     assert np.array_equal(csim, emu.raw)
+    # the II = 3 datapath: its pair units cast the products as the kernel does
+    folded = cheap.for_reuse(3)
+    want = Emulator(model, folded).run(jets)
+    got = interpret_folded(trace_folded(model, folded, 3), want.inputs.words, folded)
+    assert np.array_equal(got, want.raw)
 
 
 def test_the_cost_counts_the_adds_down_to_the_products_lsb(small) -> None:  # noqa: ANN001
