@@ -97,8 +97,7 @@ def _d_source_lsbs(types: dict[str, FixedType]) -> tuple[float, float]:
     table (PUPPI)."""
     if "pt_pair" in types:
         return types["pt_pair"].lsb * types["pair_table"].lsb, types["input_pt"].lsb * types["beam_table"].lsb
-    exact = types["input"].lsb ** 2  # a spec without d_product takes the exact products
-    return max(types["d_product"].lsb, exact) if "d_product" in types else exact, types["input"].lsb
+    return max(types["d_product"].lsb, types["input"].lsb ** 2), types["input"].lsb
 
 
 def _over_m(table: np.ndarray, values: np.ndarray) -> np.ndarray:
@@ -129,7 +128,7 @@ def truncation_offsets(
     m_c = mult - n_b  # constituents
     src_pair, src_beam = _d_source_lsbs(types)
     e_pair = _truncation_mean(types, "d", src_pair)
-    if "d_product" in types:  # d = P(E E) - P(px px) - P(py py) - P(pz pz): one lowered, three raised
+    if "d_product" in types:  # Cartesian d = P(E E) - P(px px) - P(py py) - P(pz pz): 1 lowered, 3 raised
         e_pair -= 2.0 * _truncation_mean(types, "d_product", types["input"].lsb ** 2)
     e_beam = _truncation_mean(types, "d", src_beam)
     # ordered valid pairs i != j and the sum of their d errors (the beam-beam d is a constant)

@@ -70,21 +70,27 @@ def parse_precision(text: object, where: str) -> FixedType:
     return FixedType.parse(str(text), where=where)
 
 
-# stages a spec may leave out, filled in at a default that changes no value (``with_default_stages``)
-OPTIONAL_STAGES = {"cartesian": ("d_product",), "puppi": ()}
-
-
 def exact_product_type(word: FixedType) -> FixedType:
-    """The type of a product of two input words with every bit (the default of ``d_product``)."""
+    """The type of a product of two input words with every bit (the default of ``d_product``);
+    capped at FixedType's width so that a too-wide input reaches its own, clearer error."""
     return FixedType(min(2 * word.width, 60), 2 * word.integer, True, "AP_TRN", "AP_WRAP")
 
 
+# stages a spec may leave out (added after specs were first written), each with its default, a
+# function of the other types that changes no value: the Cartesian products stay exact
+STAGE_DEFAULTS: dict[str, dict[str, Any]] = {
+    "cartesian": {"d_product": lambda types: exact_product_type(types["input"])},
+    "puppi": {},
+}
+
+
 def with_default_stages(types: dict[str, FixedType], mode: str) -> dict[str, FixedType]:
-    """``types`` with the stages a spec may leave out filled in at their no-op default: the
-    Cartesian ``d_product`` (added after specs were first written) is the exact product."""
-    if mode == "cartesian" and "d_product" not in types and "input" in types:
-        return {**types, "d_product": exact_product_type(types["input"])}
-    return types
+    """``types`` with every optional stage it lacks filled in at its default."""
+    filled = dict(types)
+    for stage, default in STAGE_DEFAULTS[mode].items():
+        if stage not in filled:
+            filled[stage] = default(filled)
+    return filled
 
 
 def spec_keys(mode: str = "cartesian") -> tuple[str, ...]:
@@ -258,13 +264,11 @@ class FixedPointSpec:
         if not isinstance(prec, dict):
             raise PrecisionError(f"{where}: field 'Precision' must be a mapping of stage to type")
         types = dict(self.types)
-        if (
-            self.inputs == "cartesian"
-            and "input" in prec
-            and "d_product" not in prec
-            and types["d_product"] == exact_product_type(types["input"])
-        ):
-            del types["d_product"]  # the exact product of the new input words (with_default_stages)
+        # an optional stage still at its default follows the new types (the products of new input
+        # words stay exact) unless the overrides set it
+        for stage, default in STAGE_DEFAULTS[self.inputs].items():
+            if stage not in prec and types[stage] == default(self.types):
+                del types[stage]
         for stage, text in prec.items():
             if stage not in self.keys:
                 raise PrecisionError(
@@ -307,7 +311,7 @@ class FixedPointSpec:
         mode = str(d.get("Inputs", "cartesian")) if "Precision" in d else "cartesian"
         types = {}
         for stage in spec_keys(check_mode(mode)):
-            if stage not in prec and stage in OPTIONAL_STAGES[mode]:
+            if stage not in prec and stage in STAGE_DEFAULTS[mode]:
                 continue  # filled in at its default (``with_default_stages``)
             if stage not in prec:
                 raise PrecisionError(f"{source}: stage {stage!r} missing")
