@@ -6,10 +6,14 @@ HLS C-simulation) must then compute the same integers."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
 from nanotrig.canonical import random_canonical
+from nanotrig.cli import main as cli_main
+from nanotrig.data import sample_path
 from nanotrig.fixed import Emulator, default_spec
 from nanotrig.fixed.analysis import derive_spec
 from nanotrig.fixed.spec import FixedPointSpec, exact_product_type
@@ -95,3 +99,14 @@ def test_too_few_integer_bits_are_refused_naming_the_stage(small) -> None:  # no
     message = r"my.yaml: stage 'd_product': .* at least \d+ integer bits \(d's"
     with pytest.raises(PrecisionError, match=message):
         spec.with_overrides({"d_product": narrow}, source="my.yaml")
+
+
+def test_a_precision_file_cuts_the_products_through_the_csim_command(tmp_path, capsys) -> None:  # noqa: ANN001
+    """The user's way in: a hls4ml-style YAML given to ``nanotrig csim --precision``."""
+    (tmp_path / "p.yaml").write_text("Precision:\n  d_product: ap_fixed<27,26>\n")  # c2: d's LSB
+    args = ["csim", "c2", "--data", str(sample_path()), "--max-jets", "1000", "--json"]
+    rc = cli_main([*args, "--precision", str(tmp_path / "p.yaml"), "--out", str(tmp_path / "prj")])
+    report = json.loads(capsys.readouterr().out)
+    assert rc == 0 and report["jets"] == 1000 and report["mismatches"] == 0
+    assert report["precision"]["d_product"] == "ap_fixed<27,26>" and report["overflow_total"] == 0
+    assert abs(report["auc_float"] - report["auc_fixed"]) < 0.002
