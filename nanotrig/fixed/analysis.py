@@ -249,6 +249,7 @@ def derive_spec(
             rounding=opts.rounding,
             overflow=overflow,
         )
+    types = with_default_stages(types, opts.inputs)  # the stages that follow d's type
     # the constants also carry the truncation offsets (hwmodel.truncation_offsets): their types
     # must hold the shifted values
     tables = coefficient_tables(model)

@@ -114,7 +114,8 @@ def truncation_offsets(
     """What to add to the constant coefficients so that the kernel's truncating casts (AP_TRN:
     free in hardware, but each lowers its value by half an LSB on average) cost nothing on
     average. Per channel, z = s d + u + v carries the mean errors of d, u, v and the jet bias
-    c, and, through r_i = sum_k d_ik and T = sum_i r_i, those of all the d of the jet: summed
+    c, and, through r_i = sum_k R(d_ik) and T = sum_i r_i, those of all the d of the jet (and of
+    their row-sum casts R): summed
     over the ~M^2 pairs that pass the ReLU they shifted c2-n80's scores by +0.23 and flipped 2 %
     of its trigger decisions (1/eps_B 283 against the float model's 431). The opposite of those
     means, which depend on M only, goes into ``pair_const`` (a table over M in the trained
@@ -134,9 +135,11 @@ def truncation_offsets(
     # ordered valid pairs i != j and the sum of their d errors (the beam-beam d is a constant)
     pairs = np.maximum(mult * (mult - 1.0), 1.0)
     sum_d_err = m_c * (m_c - 1.0) * e_pair + 2.0 * n_b * m_c * e_beam
-    e_r = _truncation_mean(types, "r", lsb["d"])
-    mean_dr = sum_d_err / np.maximum(mult, 1.0) + e_r  # per particle, averaged over the jet
-    d_t = sum_d_err + mult * e_r + _truncation_mean(types, "T", lsb["r"])
+    # each row adds the M - 1 valid d of its particle, each cast to r_term first
+    e_rt = (mult - 1.0) * _truncation_mean(types, "r_term", lsb["d"])
+    e_r = _truncation_mean(types, "r", lsb["r_term"])
+    mean_dr = sum_d_err / np.maximum(mult, 1.0) + e_rt + e_r  # per particle, averaged over the jet
+    d_t = sum_d_err + mult * (e_rt + e_r) + _truncation_mean(types, "T", lsb["r"])
     e_c = _truncation_mean(types, "pair_bias", min(w["pair_T"] * lsb["T"], w["pair_const"]))
     e_u = _truncation_mean(types, "u", min(w["pair_row"] * lsb["r"], lsb["pair_bias"]))
     e_v = _truncation_mean(types, "v", w["pair_col"] * lsb["r"])

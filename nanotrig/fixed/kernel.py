@@ -38,7 +38,10 @@ Two input front-ends (``INPUT_MODES``) produce the pair invariants d; everything
                  (b+.p = E - pz = pT e^-eta, b-.p = pT e^eta). The index casts saturate: an
                  argument outside a table is clamped to its end and counted like any overflow.
   both           d_+- = cast_d(2);  d_ii = 0;  d_ji = d_ij (computed once)
-  D  r, T       r_i = cast_r(sum_k d_ik)            T = cast_T(sum_i r_i)
+  D  r, T       r_i = cast_r(sum_k R(d_ik))         T = cast_T(sum_i r_i)
+                with R = cast_r_term, each d cast before the row sums (a bit selection: r keeps
+                a far coarser LSB than z needs of d, so d's low bits only widen r's adds; range
+                analysis makes it d's own type, so it changes nothing unless a spec coarsens it)
   E  pair_bias  c_h = cast(pair_T_h[m] * T + pair_const_h[m])
      u, v       u_hi = cast(pair_row_h[m] * r_i + c_h)      v_hi = cast(pair_col_h[m] * r_i)
      z          z_hij = cast(s_h d_ij + u_hi + v_hj)          (i != j, s_h = +-1: add or subtract)
@@ -77,7 +80,7 @@ FRONT_END_TYPES = {
     "puppi": ("input_pt", "input_eta", "input_phi", "pair_table", "beam_table"),
 }
 FRONT_END_CASTS = {"cartesian": ("d_product",), "puppi": ("deta", "dphi", "eta", "pt_pair")}
-SHARED_CASTS = ("d", "r", "T", "pair_bias", "u", "v", "z", "A", "diag_bias", "y", "D", "result")
+SHARED_CASTS = ("d", "r_term", "r", "T", "pair_bias", "u", "v", "z", "A", "diag_bias", "y", "D", "result")
 COEF_NAMES = (
     "pair_row",
     "pair_col",
@@ -327,8 +330,14 @@ BEAM_INVARIANTS = {"cartesian": cartesian_beams, "puppi": puppi_beams}
 # are exact, so any grouping of the terms gives the same integers.
 
 
+def row_terms(ops: Any, d: Any) -> Any:
+    """What each d adds to the row sums: cast_r_term(d), its low bits dropped (free wiring).
+    r_term holds every integer bit of d (``FixedPointSpec``): it cannot overflow."""
+    return ops.cast(d, "r_term")
+
+
 def row_sum_cast(ops: Any, row_sums: Any, valid: Any, at: Any = None) -> Any:
-    """r_i = cast_r(sum_k d_ik), from the exact row sums."""
+    """r_i = cast_r(sum_k R(d_ik)), from the exact sums of the ``row_terms``."""
     return ops.cast(row_sums, "r", valid, at)
 
 
@@ -414,13 +423,15 @@ def run_kernel(
         valid = np.concatenate([np.ones((n_jets, 2), dtype=bool), valid_c], axis=1)
     else:
         valid = valid_c
-    d = ops.concat([*head, *parts], axis=1)[:, pair_index(n, beams)]  # (B, P, P) symmetric
+    d_vec = ops.concat([*head, *parts], axis=1)  # every distinct d once
+    index = pair_index(n, beams)
+    d = d_vec[:, index]  # (B, P, P) symmetric
     pair_valid = valid[:, :, None] & valid[:, None, :] & ~np.eye(valid.shape[1], dtype=bool)[None]
 
     # D: aggregates (row sums by adding d, no p_i.J multipliers)
     n_part = valid.shape[1]
     every = (np.arange(n_part),)  # ``at`` of the per-particle casts
-    r = row_sum_cast(ops, ops.sum(d, axis=2), valid, every)
+    r = row_sum_cast(ops, ops.sum(row_terms(ops, d_vec)[:, index], axis=2), valid, every)
     t = jet_sum(ops, r)
 
     def coef(name: str, h: int | None = None) -> Any:

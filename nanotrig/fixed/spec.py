@@ -5,7 +5,8 @@ under ``Precision``; a YAML file holds the same dict; a stage may also be given 
 quantizer string (``quantized_bits(12,4)``, mapped as ``nanotrig.qat.qkeras`` says). Stage
 names are those of ``nanotrig.fixed.kernel.stages(mode)`` for the spec's input mode (``Inputs``:
 ``cartesian`` or ``puppi``) plus ``w_<coefficient>`` for the quantised weights; ``d_product`` (the
-Cartesian pair's four products before their sum) may be left out: it is then the exact product.
+Cartesian pair's four products before their sum) and ``r_term`` (each d before the row sums) may
+be left out (``STAGE_DEFAULTS``): they are then the exact product and d's own type.
 ``Implementation`` says how the front-end ROMs are built (``lut``: logic, ``bram``: block RAM); it
 changes resources, never values. ``IndexBits`` gives stages of ``kernel.INDEXED_STAGES``
 per-element integer bits (nested lists shaped by ``kernel.index_shape``): element e of stage s is
@@ -76,20 +77,30 @@ def exact_product_type(word: FixedType) -> FixedType:
     return FixedType(min(2 * word.width, 60), 2 * word.integer, True, "AP_TRN", "AP_WRAP")
 
 
+def _d_whole(types: dict[str, FixedType]) -> FixedType:
+    """The default of ``r_term``: d's own type (every d enters the row sums as it is)."""
+    return types["d"]
+
+
 # stages a spec may leave out (added after specs were first written), each with its default, a
-# function of the other types that changes no value: the Cartesian products stay exact
+# function of the other types that changes no value: the Cartesian products stay exact, the row
+# sums take d whole
 STAGE_DEFAULTS: dict[str, dict[str, Any]] = {
-    "cartesian": {"d_product": lambda types: exact_product_type(types["input"])},
-    "puppi": {},
+    "cartesian": {"d_product": lambda types: exact_product_type(types["input"]), "r_term": _d_whole},
+    "puppi": {"r_term": _d_whole},
 }
 
 
 def with_default_stages(types: dict[str, FixedType], mode: str) -> dict[str, FixedType]:
-    """``types`` with every optional stage it lacks filled in at its default."""
+    """``types`` with every optional stage it lacks filled in at its default (a default whose
+    source stage is not there yet, as while range analysis builds a spec, is left out)."""
     filled = dict(types)
     for stage, default in STAGE_DEFAULTS[mode].items():
         if stage not in filled:
-            filled[stage] = default(filled)
+            try:
+                filled[stage] = default(filled)
+            except KeyError:
+                continue
     return filled
 
 
@@ -139,6 +150,13 @@ class FixedPointSpec:
                 )
         else:
             self._check_puppi()
+        # a row-sum term drops low bits of d only: it holds d's top, so it never overflows
+        r_term, d = self.types["r_term"], self.types["d"]
+        if not r_term.signed or r_term.integer < d.integer:
+            raise PrecisionError(
+                f"stage 'r_term': {r_term} must be signed with at least d's {d.integer} "
+                f"integer bits (d is {d}: each d enters the row sums r_i with its top bits)"
+            )
 
     def _checked_index_bits(self, stage: str, bits: Any) -> np.ndarray:
         where = f"IndexBits of stage {stage!r}"

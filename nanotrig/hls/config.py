@@ -25,7 +25,7 @@ from nanotrig.fixed.spec import FixedPointSpec, table_storage
 from nanotrig.fixed.tables import quantize_tables, tables_for
 from nanotrig.fixed.types import FixedType
 
-STAGE_TYPEDEFS = ("d", "r", "T", "pair_bias", "u", "v", "z", "A", "diag_bias", "y", "D")
+STAGE_TYPEDEFS = ("d", "r_term", "r", "T", "pair_bias", "u", "v", "z", "A", "diag_bias", "y", "D")
 PUPPI_TYPEDEFS = ("deta", "dphi", "eta", "pt_pair", "pair_table", "beam_table")
 ACCUMULATED = ("r", "T", "A", "D", "result")  # sums in a loop: need an exact accumulator type
 MAX_RESULT_WIDTH = 53  # the C-simulation reads the score back as an exact double

@@ -68,8 +68,9 @@ def stage_costs(bits: Bits, n: int, channels: int, beams: bool, mode: str) -> di
     costs = {
         # the d cast truncates: d's own width costs in the stages that take d, not here
         "d": front_end_cost(width, n, beams, mode, add),
-        # the sums of p - 1 d's per particle (ternary adders, then the cast), and of the p r's
-        "r": p * max(p - 2, 1) * add("r", "d"),
+        # the sums of p - 1 d's per particle, each cast to r_term (ternary adders, then the cast:
+        # from r's top down to the terms' LSB, whichever LSB r keeps), and of the p r's
+        "r": p * max(p - 2, 1) * (bits("r")[0] + bits("r_term")[1]),
         "T": (p - 1) * add("T", "r"),
         "pair_bias": c * (cmul("pair_T", "T") + width("pair_bias")),
         "u": c * p * (cmul("pair_row", "r") + add("u", "pair_bias")),

@@ -95,6 +95,8 @@ def finalise(
         # four wraps at d's top whatever they hold (only their LSB is learned)
         exact = exact_product_type(layer.stage_type("input"))
         _set_kif(layer.quantizers["d_product"].quantizer, i=exact.integer - 1)
+    # each row-sum term keeps d's top (it never overflows; only its LSB is learned)
+    _set_kif(layer.quantizers["r_term"].quantizer, i=_round(layer.quantizers["d"].quantizer.i))
     layer.refresh_offsets()  # the final LSBs' offsets: part of the values the types must hold
     floats = layer.hardware_floats()
     for name in COEF_NAMES:

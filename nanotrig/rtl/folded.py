@@ -170,7 +170,7 @@ def trace_pairs(model: CanonicalModel, spec: FixedPointSpec, sched: FoldSchedule
         both = valid[:, a] & valid[:, b]
         d = kernel.PAIR_INVARIANTS[mode](ops, [f[:, a] for f in fields], [f[:, b] for f in fields], both)
         keep = _row([live[u.live] for u in sched.pairs])
-        contrib = ops.mask(d, keep)
+        contrib = ops.mask(kernel.row_terms(ops, d), keep)
         for s, u in enumerate(sched.pairs):
             outs.append((("d", s), d[0, s]))
             rows[u.first].append(contrib[0, s])
@@ -181,7 +181,7 @@ def trace_pairs(model: CanonicalModel, spec: FixedPointSpec, sched: FoldSchedule
         parts = kernel.BEAM_INVARIANTS[mode](ops, [f[:, pos] for f in fields], valid[:, pos])
         keep = _row([live[u.live] for u in sched.beams])
         for side, part in enumerate(parts):
-            contrib = ops.mask(part, keep)
+            contrib = ops.mask(kernel.row_terms(ops, part), keep)
             for s, u in enumerate(sched.beams):
                 outs.append((("bd", side, s), part[0, s]))
                 rows[u.position].append(contrib[0, s])
@@ -195,11 +195,12 @@ def trace_pairs(model: CanonicalModel, spec: FixedPointSpec, sched: FoldSchedule
 
 
 def row_sum_intervals(spec: FixedPointSpec, n: int, beams: bool) -> dict[Label, QInterval]:
-    """The exact accumulators of the row sums: a constituent's row holds N - 1 pair d and two
-    beam d, a beam row N beam d."""
-    out: dict[Label, QInterval] = {("racc",): _sum_interval(spec["d"], n - 1 + (2 if beams else 0))}
+    """The exact accumulators of the row sums: a constituent's row holds N - 1 pair terms and two
+    beam terms, a beam row N beam terms (each d cast to ``r_term``)."""
+    term = spec["r_term"]
+    out: dict[Label, QInterval] = {("racc",): _sum_interval(term, n - 1 + (2 if beams else 0))}
     if beams:
-        out[("bacc",)] = _sum_interval(spec["d"], n)
+        out[("bacc",)] = _sum_interval(term, n)
     return out
 
 
@@ -220,8 +221,10 @@ def trace_middle(
         return ops.coef(name, h, m_index)
 
     if model.beams:
-        two = ops.const(2.0, "d", (1, 1))[0, 0]  # d_+- = b+.b- = 2, as the kernel's d matrix
-        rows = _row([two + row_b[0], two + row_b[1], *row_c])
+        two_d = ops.const(2.0, "d", (1, 1))
+        two = two_d[0, 0]  # d_+- = b+.b- = 2, as the kernel's d matrix
+        two_term = kernel.row_terms(ops, two_d)[0, 0]
+        rows = _row([two_term + row_b[0], two_term + row_b[1], *row_c])
         valid = _row([True, True, *valid_c])
     else:
         rows, valid = _row(row_c), _row(valid_c)

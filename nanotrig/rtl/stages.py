@@ -24,6 +24,7 @@ GROUPS = {
     "pt_pair": "d",
     "d_product": "d",
     "d": "d",
+    "r_term": "r, T",
     "r": "r, T",
     "T": "r, T",
     "pair_bias": "u, v, y",

@@ -31,7 +31,7 @@ struct nanopelican_config {
     static const unsigned n_hidden = 2;        // C channels
     static const unsigned reuse_factor = 1;    // II of the pipeline
     static const unsigned multiplier_limit = 760; // 4 N (N - 1) / 2 / reuse_factor
-    // typedefs d_t, r_t, T_t, pair_bias_t, u_t, v_t, z_t, A_t, diag_bias_t, y_t, D_t (Cartesian: d_product_t);
+    // typedefs d_t, r_term_t, r_t, T_t, pair_bias_t, u_t, v_t, z_t, A_t, diag_bias_t, y_t, D_t (Cartesian: d_product_t);
     // exact accumulators r_acc_t, T_acc_t, A_acc_t, D_acc_t, result_acc_t;
     // static functions sign(h), beam_beam(), pair_row(h, m), ..., out_const(m);
     // per-index integer bits: d_drop(i, j), r_drop(i), u_drop(h, i), v_drop(h, i), y_drop(h, i),
