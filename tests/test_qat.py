@@ -314,3 +314,23 @@ def test_shipped_c2_qat_is_the_qat_models_forward_pass() -> None:
     assert np.all(np.abs(model.evaluate(pmu)[saturated]) > 0.75 * t.max_value) and t.max_value > 3.0
     c2 = default_spec(resolve_model("c2"))
     assert spec_cost(spec, 20, 2)["total"] < 0.8 * spec_cost(c2, 20, 2)["total"]
+
+
+def test_input_words_wider_than_a_dsp_port_cost_a_dsp_each_and_are_cut_at_export() -> None:
+    """A product of words wider than the DSP48E2's 18 bits takes a second DSP (a run that learned
+    19-bit words built 1,520 DSPs, c2 760): the cost prices it, the export cuts the word to 18
+    bits, and the exported firmware is still the layer's own forward pass."""
+    model = resolve_model("c2")
+    start = default_spec(model).uniform()
+    assert start["input"].width == 18
+    wide = start.with_overrides({"input": "ap_fixed<20,13,AP_RND,AP_SAT>"})
+    costs = [spec_cost(s, 20, 2)["d"] for s in (start, wide)]
+    assert costs[1] - costs[0] > 4 * 190 * 2 * 100  # two bits past the port, ~160 LUT each per product
+    layer = _layer(model, wide)
+    pmu, _ = _sample()
+    finalise(layer, pmu[:1000])
+    spec = learned_spec(layer)
+    assert spec["input"].width == 18 < wide["input"].width  # at the LSB that fits the data in 18 bits
+    canon = learned_model(layer, "cut", spec, {"n_constituents": 20})
+    res = compare_with_emulator(layer, canon, spec, pmu[:1000])
+    assert res["mismatches"] == 0, res

@@ -29,6 +29,12 @@ from nanotrig.fixed.spec import FixedPointSpec
 Bits = Callable[[str], tuple[Any, Any]]
 
 NONZERO_DIGIT_DENSITY = 1.0 / 3.0  # canonical signed digits: about one in three bits is nonzero
+# A DSP48E2 multiplies 27 x 18 bits: a product of two wider input words takes a second DSP per
+# product (c2 trained with 19-bit words: 1,520 DSPs, c2's 760), which the DSP budget cannot give.
+# Each bit beyond the port costs the product's worth of fabric (an 18 x 18 array, ~W^2 / 2 LUTs):
+# far more than any adder bit it buys, so training keeps the words within the port.
+DSP_WORD_BITS = 18
+SECOND_DSP_LUTS = DSP_WORD_BITS * DSP_WORD_BITS / 2.0
 
 
 def _maximum(a: Any, b: Any) -> Any:
@@ -95,7 +101,9 @@ def front_end_cost(
         w_in = width("input")
         # the four cast products of a pair summed by a ternary and a binary add, each from d's top
         # bit (d wraps: no bit above it is built) down to the products' LSB; E -+ pz for the beams
-        return 2 * n_cc * add("d", "d_product") + (2 * n * (w_in + 1) if beams else 0)
+        over_port = _maximum(w_in - DSP_WORD_BITS, 0)
+        products = 4 * n_cc * over_port * SECOND_DSP_LUTS
+        return 2 * n_cc * add("d", "d_product") + (2 * n * (w_in + 1) if beams else 0) + products
     # PUPPI, per pair: |eta_i - eta_j| and its saturating index (3 W), |phi_i - phi_j| with the
     # fold at pi (5 W), F + G; the two products per pair and per beam term are DSPs, their
     # operands (pT words, pT_i pT_j) counted once per use as routing; the ROMs are fixed

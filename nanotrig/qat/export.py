@@ -30,6 +30,7 @@ from nanotrig.fixed.emulator import Emulator
 from nanotrig.fixed.hwmodel import hardware_coefficients
 from nanotrig.fixed.kernel import COEF_NAMES
 from nanotrig.fixed.spec import FixedPointSpec, exact_product_type
+from nanotrig.qat.cost import DSP_WORD_BITS
 from nanotrig.qat.layer import SCALE_WORD, QNanoPelican, layer_inputs
 
 EXACT_FLOAT_BITS = 53  # float64 computes every integer up to 2**53 exactly
@@ -81,12 +82,30 @@ def fit_input_range(layer: QNanoPelican, pmu: np.ndarray) -> None:
     _set_kif(inner, i=i)
 
 
+def fit_dsp_port(layer: QNanoPelican, pmu: np.ndarray) -> None:
+    """Coarsen the Cartesian input word's LSB until the word fits a DSP48E2's 18-bit port (one DSP
+    per product, as c2), refitting its integer bits to the data at each LSB. Training's cost keeps
+    the words there (``nanotrig.qat.cost.DSP_WORD_BITS``); this makes it a guarantee."""
+    word = SCALE_WORD[layer.mode]
+    if word in layer.fixed_stages:  # the user's own type, whatever it costs
+        return
+    inner = layer.quantizers[word].quantizer
+    while True:
+        k, i, f = (_round(v) for v in inner.kif)
+        if k + i + f <= DSP_WORD_BITS:
+            return
+        _set_kif(inner, f=f - (k + i + f - DSP_WORD_BITS))
+        fit_input_range(layer, pmu)
+
+
 def finalise(
     layer: QNanoPelican, calibration: np.ndarray, margin_bits: int = 0, batch_size: int = 2048
 ) -> None:
     """Fix integer bits (WRAP stages: traced over ``calibration`` + margin; coefficients: what
     their values need) and make every stage at least one bit wide (see module docstring)."""
     fit_input_range(layer, calibration)
+    if layer.mode == "cartesian":
+        fit_dsp_port(layer, calibration)
     trace_integer_bits(layer, calibration, batch_size)
     for inner in wrap_quantizers(layer).values():
         _set_kif(inner, i=_round(inner.i) + margin_bits)
