@@ -36,8 +36,8 @@ from nanotrig.rtl.timing import MULT_UNITS, plan_stages, units_for_clock
 from nanotrig.rtl.trace import trace_kernel
 from nanotrig.rtl.wrapper import InputGroup, PortSpec, WordType
 
-GENERATOR_VERSION = 9  # bump when the generated RTL changes for the same inputs (9: shared multiples of r)
-FOLD_GENERATOR_VERSION = 5  # the same for the II = R datapath (nanotrig.rtl.folded_verilog)
+GENERATOR_VERSION = 10  # bump when the generated RTL changes for the same inputs (10: adds sink)
+FOLD_GENERATOR_VERSION = 6  # the same for the II = R datapath (nanotrig.rtl.folded_verilog; 6: adds sink)
 TOP = "nanopelican"
 CORE = "nanopelican_core"
 
