@@ -8,23 +8,18 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import pytest
 
 from nanotrig.canonical import random_canonical
 from nanotrig.cli import main as cli_main
 from nanotrig.data import sample_path
-from nanotrig.fixed import Emulator, default_spec
+from nanotrig.fixed import default_spec
 from nanotrig.fixed.analysis import derive_spec
 from nanotrig.fixed.spec import FixedPointSpec, exact_product_type
 from nanotrig.fixed.testjets import random_jets
 from nanotrig.fixed.types import PrecisionError
-from nanotrig.hls.csim import build_library
-from nanotrig.hls.project import write_project
 from nanotrig.models import resolve_model
 from nanotrig.qat.cost import spec_cost
-from nanotrig.rtl.folded import interpret_folded, trace_folded
-from nanotrig.rtl.trace import trace_kernel
 
 
 @pytest.fixture(scope="module")
@@ -54,30 +49,14 @@ def test_the_default_is_the_exact_product_and_older_specs_load_to_it() -> None:
     assert str(kept["d_product"]) == "ap_fixed<30,26>"
 
 
-def test_coarse_products_change_the_integers_alike_in_every_backend(small, tmp_path) -> None:  # noqa: ANN001
+def test_coarse_products_change_the_integers_alike_in_every_backend(
+    small, tmp_path, every_backend_agrees
+) -> None:  # noqa: ANN001
+    """Emulator = RTL trace = g++ C-simulation = II = 3 folded datapath on the coarser stage."""
     model, spec, jets = small
     cheap = coarse(spec)
     assert cheap["d_product"].frac < spec["d_product"].frac
-    exact = Emulator(model, spec).run(jets)
-    emu = Emulator(model, cheap).run(jets)
-    assert emu.total_overflows == 0 and exact.total_overflows == 0
-    assert not np.array_equal(emu.raw, exact.raw), "truncated products must change some score"
-    # da4ml's graph of the firmware
-    traced = trace_kernel(model, cheap)
-    words = emu.inputs.words.reshape(len(jets), -1)
-    got = traced.comb.predict(words * cheap["input"].lsb)[:, 0] / cheap["result"].lsb
-    assert np.array_equal(got, emu.raw.astype(np.float64))
-    # the HLS kernel (ap_fixed, g++)
-    project = write_project(model, cheap, tmp_path / "hls", jets)
-    assert "d_product_t" in (project.path / "firmware" / "parameters.h").read_text()
-    lib = build_library(project.path, project.name, project.n_inputs)
-    csim = np.rint(lib.run(emu.inputs.values) * 2.0 ** cheap["result"].frac).astype(np.int64)
-    assert np.array_equal(csim, emu.raw)
-    # the II = 3 datapath: its pair units cast the products as the kernel does
-    folded = cheap.for_reuse(3)
-    want = Emulator(model, folded).run(jets)
-    got = interpret_folded(trace_folded(model, folded, 3), want.inputs.words, folded)
-    assert np.array_equal(got, want.raw)
+    every_backend_agrees(model, spec, cheap, jets, tmp_path, "d_product_t")
 
 
 def test_the_cost_counts_the_adds_down_to_the_products_lsb(small) -> None:  # noqa: ANN001

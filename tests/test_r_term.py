@@ -17,11 +17,8 @@ from nanotrig.fixed.analysis import DeriveOptions, derive_spec
 from nanotrig.fixed.spec import FixedPointSpec
 from nanotrig.fixed.testjets import random_jets, random_puppi_jets
 from nanotrig.fixed.types import PrecisionError
-from nanotrig.hls.csim import build_library
-from nanotrig.hls.project import write_project
 from nanotrig.models import resolve_model
 from nanotrig.qat.cost import spec_cost
-from nanotrig.rtl.folded import interpret_folded, trace_folded
 from nanotrig.rtl.trace import trace_kernel
 
 DROP = 2  # low bits of d the coarse row terms drop
@@ -55,29 +52,13 @@ def test_the_default_is_d_itself_and_older_specs_load_to_it() -> None:
     assert str(kept["r_term"]) == "ap_fixed<20,30>"
 
 
-def test_coarse_row_terms_change_the_integers_alike_in_every_backend(small, tmp_path) -> None:  # noqa: ANN001
+def test_coarse_row_terms_change_the_integers_alike_in_every_backend(
+    small, tmp_path, every_backend_agrees
+) -> None:  # noqa: ANN001
+    """Emulator = RTL trace = g++ C-simulation = II = 3 folded datapath on the coarser stage."""
     model, spec, jets = small
     cheap = coarse(spec)
-    exact = Emulator(model, spec).run(jets)
-    emu = Emulator(model, cheap).run(jets)
-    assert emu.total_overflows == 0 and exact.total_overflows == 0
-    assert not np.array_equal(emu.raw, exact.raw), "truncated row terms must change some score"
-    # da4ml's graph of the firmware
-    traced = trace_kernel(model, cheap)
-    words = emu.inputs.words.reshape(len(jets), -1)
-    got = traced.comb.predict(words * cheap["input"].lsb)[:, 0] / cheap["result"].lsb
-    assert np.array_equal(got, emu.raw.astype(np.float64))
-    # the HLS kernel (ap_fixed, g++)
-    project = write_project(model, cheap, tmp_path / "hls", jets)
-    assert "r_term_t" in (project.path / "firmware" / "parameters.h").read_text()
-    lib = build_library(project.path, project.name, project.n_inputs)
-    csim = np.rint(lib.run(emu.inputs.values) * 2.0 ** cheap["result"].frac).astype(np.int64)
-    assert np.array_equal(csim, emu.raw)
-    # the II = 3 datapath: its pair units cast each d before the row accumulators
-    folded = cheap.for_reuse(3)
-    want = Emulator(model, folded).run(jets)
-    got = interpret_folded(trace_folded(model, folded, 3), want.inputs.words, folded)
-    assert np.array_equal(got, want.raw)
+    every_backend_agrees(model, spec, cheap, jets, tmp_path, "r_term_t")
 
 
 def test_puppi_row_terms_are_the_same_stage(small) -> None:  # noqa: ANN001
