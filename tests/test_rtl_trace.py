@@ -118,7 +118,7 @@ def test_adds_sit_in_their_users_stage_when_their_operands_are_carried_anyway() 
     twice, goes into its users' stage (no register for it; it joins their ternary adder), and the
     pipeline is no longer for it."""
     from nanotrig.models import resolve_model
-    from nanotrig.rtl.timing import _asap, _parents, _stage_of
+    from nanotrig.rtl.timing import _asap, _stage_of, op_parents, op_users
 
     model = resolve_model("c2")
     spec = derive_spec(model, random_jets(200, 20, input_type(DeriveOptions()), seed=1))
@@ -126,10 +126,7 @@ def test_adds_sit_in_their_users_stage_when_their_operands_are_carried_anyway() 
     cut = 5.0
     early = _asap(comb, cut, frozenset(), {})
     ops = retime(comb, 5).ops
-    users: list[list[int]] = [[] for _ in ops]
-    for i, op in enumerate(ops):
-        for p in _parents(op):
-            users[p].append(i)
+    users = op_users(ops)
 
     def registered_for_later(op_list, i) -> bool:  # noqa: ANN001
         first_user = min(_stage_of(op_list[u].latency, cut) for u in users[i])
@@ -138,7 +135,7 @@ def test_adds_sit_in_their_users_stage_when_their_operands_are_carried_anyway() 
     sinkable = [
         i
         for i, op in enumerate(ops)
-        if op.opcode in (0, 1) and users[i] and all(len(users[p]) >= 2 for p in _parents(op))
+        if op.opcode in (0, 1) and users[i] and all(len(users[p]) >= 2 for p in op_parents(op))
     ]
     assert sum(registered_for_later(early, i) for i in sinkable) > 0  # ASAP leaves some
     assert sum(registered_for_later(ops, i) for i in sinkable) == 0

@@ -15,6 +15,8 @@ from typing import Any
 from da4ml.trace.tracer import gather_variables
 from da4ml.types import CombLogic, Pipeline
 
+from nanotrig.rtl.timing import op_users
+
 GROUPS = {
     "input": "inputs",
     "deta": "front-end",
@@ -50,15 +52,6 @@ GROUP_ORDER = (
 )
 
 
-def _parents(op: Any) -> list[int]:
-    if op.opcode == -1:
-        return []
-    out = [p for p in (op.id0, op.id1) if p >= 0]
-    if abs(op.opcode) == 6:
-        out.append(op.data & 0xFFFFFFFF)
-    return out
-
-
 def op_stages(
     comb: CombLogic, inputs: Sequence[Any], outputs: Sequence[Any], cast_stage: dict[Any, str]
 ) -> list[str] | None:
@@ -66,10 +59,7 @@ def op_stages(
     variables, _ = gather_variables(list(inputs), list(outputs))
     if len(variables) != len(comb.ops):
         return None
-    users: list[list[int]] = [[] for _ in comb.ops]
-    for i, op in enumerate(comb.ops):
-        for p in _parents(op):
-            users[p].append(i)
+    users = op_users(comb.ops)
     labels: list[str] = [""] * len(comb.ops)
     for i in range(len(comb.ops) - 1, -1, -1):
         stage = cast_stage.get(variables[i].id)

@@ -22,6 +22,7 @@ modelling assumptions for UltraScale+ (-2) that only a vendor place-and-route ca
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from da4ml.trace import to_pipeline
@@ -99,15 +100,31 @@ def _bram_read(base: float, cut: float) -> tuple[float, float]:
     return end, end + BRAM_CO_UNITS
 
 
-def _parents(op: Op) -> list[int]:
-    out = [op.id0, op.id1] if op.opcode != -1 else []
+def op_parents(op: Op) -> list[int]:
+    """Indices of the ops whose values ``op`` reads (a mux also reads its condition)."""
+    if op.opcode == -1:
+        return []
+    out = [p for p in (op.id0, op.id1) if p >= 0]
     if abs(op.opcode) == 6:
         out.append(op.data & 0xFFFFFFFF)
-    return [p for p in out if p >= 0]
+    return out
+
+
+def op_users(ops: Sequence[Op]) -> list[list[int]]:
+    """For every op, the indices of the ops that read its value."""
+    users: list[list[int]] = [[] for _ in ops]
+    for i, op in enumerate(ops):
+        for p in op_parents(op):
+            users[p].append(i)
+    return users
 
 
 def _stage_of(latency: float, cut: float) -> int:
     return math.ceil(latency / cut - 1e-9)
+
+
+def _last_stage(ops: Sequence[Op], cut: float) -> int:
+    return max((_stage_of(o.latency, cut) for o in ops), default=0)
 
 
 def _asap(comb: CombLogic, cut: float, bram_ops: frozenset[int], release: dict[int, float]) -> list[Op]:
@@ -116,7 +133,7 @@ def _asap(comb: CombLogic, cut: float, bram_ops: frozenset[int], release: dict[i
     ready: list[float] = []
     new_ops: list[Op] = []
     for i, op in enumerate(comb.ops):
-        base = max((ready[p] for p in _parents(op)), default=0.0)
+        base = max((ready[p] for p in op_parents(op)), default=0.0)
         base = max(base, release.get(i, 0.0))
         if op.opcode == 7 or i in bram_ops:
             lat, done = _product(base, cut) if op.opcode == 7 else _bram_read(base, cut)
@@ -144,10 +161,7 @@ def _sink_releases(ops: list[Op], cut: float) -> dict[int, float]:
     register, and it joins the stage's multi-operand sum that takes it (one ternary adder,
     ``nanotrig.rtl.adder_trees``): z's u_i + v_j (924 sums of 44 shared values) registered
     before s d + (u + v) cost Yosys 3.4 k LUT and 4.3 k FF more than one ternary add (docs/rtl.md)."""
-    users: list[list[int]] = [[] for _ in ops]
-    for i, op in enumerate(ops):
-        for p in _parents(op):
-            users[p].append(i)
+    users = op_users(ops)
     release: dict[int, float] = {}
     for i, op in enumerate(ops):
         if op.opcode not in SINKABLE or not users[i]:
@@ -155,7 +169,7 @@ def _sink_releases(ops: list[Op], cut: float) -> dict[int, float]:
         target = min(_stage_of(ops[u].latency, cut) for u in users[i])
         if target <= _stage_of(op.latency, cut):
             continue
-        if all(len(users[p]) >= 2 for p in _parents(op)):
+        if all(len(users[p]) >= 2 for p in op_parents(op)):
             release[i] = (target - 1) * cut
     return release
 
@@ -176,9 +190,7 @@ def retime(comb: CombLogic, units_per_stage: int, bram_ops: frozenset[int] = fro
     ops = early
     if release:
         sunk = _asap(comb, cut, bram_ops, release)
-        if max((_stage_of(o.latency, cut) for o in sunk), default=0) <= max(
-            (_stage_of(o.latency, cut) for o in early), default=0
-        ):
+        if _last_stage(sunk, cut) <= _last_stage(early, cut):
             ops = sunk
     return comb._replace(ops=_late_constants(ops, cut))
 
@@ -188,14 +200,7 @@ def _late_constants(ops: list[Op], cut: float) -> list[Op]:
     registers it through every stage up to its user. (Computing the pair-valid ANDs late as well
     saves their registers but merges the AND into the adder-tree LUTs: 8-input functions, +13k
     LUT for c2; registers are the cheaper resource, so those bits stay early.)"""
-    users: list[list[int]] = [[] for _ in ops]
-    for i, op in enumerate(ops):
-        parents = [op.id0, op.id1] if op.opcode != -1 else []
-        if abs(op.opcode) == 6:
-            parents.append(op.data & 0xFFFFFFFF)
-        for p in parents:
-            if p >= 0:
-                users[p].append(i)
+    users = op_users(ops)
     ops = list(ops)
     for i in range(len(ops) - 1, -1, -1):
         op = ops[i]
